@@ -1,0 +1,101 @@
+"""ixdesk application factory; `python app.py` runs the embedded all-in-one (web + worker)."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from flask import Flask
+
+from flask_wtf.csrf import CSRFProtect
+
+import config
+from models.base import connect, db
+from web.htmx import htmx
+
+log = logging.getLogger(__name__)
+csrf = CSRFProtect()
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Build the Flask app from the environment, with overrides (tests) on top."""
+    settings = config.load().with_overrides(overrides)
+    app = Flask(__name__)
+    app.config.update(
+        IXDESK=settings,
+        SECRET_KEY=settings.secret_key,
+        TESTING=settings.testing,
+        MAX_CONTENT_LENGTH=settings.max_upload_mb * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.cookie_secure,
+        SESSION_COOKIE_NAME="ixdesk_session",
+        WTF_CSRF_TIME_LIMIT=None,
+        WTF_CSRF_SSL_STRICT=False,
+        **settings.extra,
+    )
+    configure_logging(settings)
+    connect_database(app, settings)
+    check_catalog()
+    csrf.init_app(app)
+    htmx.init_app(app)
+    register_blueprints(app)
+    register_cli(app)
+    return app
+
+
+def configure_logging(settings: config.Config) -> None:
+    if not logging.getLogger().handlers:
+        config.configure_logging(settings.log_level)
+    logging.getLogger().setLevel(settings.log_level)
+
+
+def connect_database(app: Flask, settings: config.Config) -> None:
+    connect(settings.database_url)
+
+    @app.before_request
+    def _open():
+        db.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close(exc):
+        if not db.is_closed():
+            db.close()
+
+
+def check_catalog() -> None:
+    """Refuse to start on an invalid catalog: a wrong rule is worse than no rule."""
+    from models.catalog_ref import current
+    current()
+
+
+def register_blueprints(app: Flask) -> None:
+    from web import register
+    register(app)
+
+
+def register_cli(app: Flask) -> None:
+    from web.cli import register
+    register(app)
+
+
+def serve(host: str = "127.0.0.1", port: int = 5000) -> None:
+    """The embedded all-in-one: migrations, in-process worker, then the web server."""
+    app = create_app()
+    from models import schema
+    from workers import embedded
+    with db.connection_context():
+        schema.upgrade()
+    embedded.start()
+    from workers.sweeper import requeue_stale
+    with db.connection_context():
+        requeue_stale()
+    log.info("ixdesk on http://%s:%d (embedded worker running)", host, port)
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+if __name__ == "__main__":
+    try:
+        serve(port=int(os.environ.get("PORT", "5000")))
+    except config.ConfigError as exc:
+        sys.exit(f"configuration error: {exc}")

@@ -1,0 +1,144 @@
+"""Settings from the environment, read once, typed and validated at start."""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent
+VAR_DIR = ROOT / "var"
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+EMBEDDED_BROKERS = ("", "embedded", "stub")
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Config:
+    database_url: str
+    broker_url: str
+    secret_key: str
+    storage_dir: Path
+    log_level: str
+    broker_namespace: str = "ixdesk"
+    cookie_secure: bool = False
+    max_upload_mb: int = 25
+    # Start the in-process Dramatiq worker (embedded mode only).
+    embedded_worker: bool = True
+    testing: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.broker_url in EMBEDDED_BROKERS
+
+    @property
+    def production(self) -> bool:
+        return not self.embedded_broker
+
+    def with_overrides(self, overrides: dict | None) -> "Config":
+        if not overrides:
+            return self
+        known = {k: v for k, v in overrides.items() if k in self.__dataclass_fields__}
+        extra = {**self.extra, **{k: v for k, v in overrides.items() if k not in known}}
+        return replace(self, **known, extra=extra)
+
+
+def _database_url(env: dict) -> str:
+    url = env.get("DATABASE_URL", "").strip()
+    if not url:
+        return f"sqlite:///{VAR_DIR / 'ixdesk.db'}"
+    scheme = urlparse(url).scheme
+    if scheme not in ("sqlite", "postgres", "postgresql", "psycopg3"):
+        raise ConfigError(
+            f"DATABASE_URL: unsupported scheme {scheme!r}; use sqlite:///path or postgresql://user@host/db")
+    if scheme != "sqlite" and not urlparse(url).path.strip("/"):
+        raise ConfigError("DATABASE_URL: the URL names no database (expected postgresql://user@host:5432/dbname)")
+    return url
+
+
+def _broker_url(env: dict) -> str:
+    url = env.get("BROKER_URL", "").strip()
+    if url in EMBEDDED_BROKERS:
+        return "embedded" if url == "" else url
+    scheme = urlparse(url).scheme
+    if scheme not in ("redis", "rediss", "amqp", "amqps"):
+        raise ConfigError(
+            f"BROKER_URL: unsupported scheme {scheme!r}; use 'embedded', redis://host:6379/0 or amqp://user:pass@host:5672")
+    return url
+
+
+def _secret_key(env: dict, embedded: bool) -> str:
+    key = env.get("SECRET_KEY", "").strip()
+    if key:
+        if len(key) < 16:
+            raise ConfigError("SECRET_KEY: must be at least 16 characters")
+        return key
+    if not embedded:
+        raise ConfigError("SECRET_KEY: required in production (BROKER_URL is not embedded); "
+                          "set it to a long random string, e.g. `python -c 'import secrets;print(secrets.token_hex(32))'`")
+    path = VAR_DIR / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def _bool(env: dict, name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}: expected true/false, got {raw!r}")
+
+
+def _int(env: dict, name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: expected a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}: must be between {low} and {high}, got {value}")
+    return value
+
+
+def load(env: dict | None = None) -> Config:
+    """Read and validate every setting; raises ConfigError naming the bad variable."""
+    env = dict(os.environ if env is None else env)
+    broker_url = _broker_url(env)
+    embedded = broker_url in EMBEDDED_BROKERS
+    level = env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL: expected one of {', '.join(LOG_LEVELS)}, got {level!r}")
+    storage = Path(env.get("STORAGE_DIR", "").strip() or VAR_DIR / "storage")
+    namespace = env.get("BROKER_NAMESPACE", "ixdesk").strip() or "ixdesk"
+    return Config(
+        database_url=_database_url(env),
+        broker_url=broker_url,
+        secret_key=_secret_key(env, embedded),
+        storage_dir=storage.resolve(),
+        log_level=level,
+        broker_namespace=namespace,
+        cookie_secure=_bool(env, "COOKIE_SECURE", default=not embedded),
+        max_upload_mb=_int(env, "MAX_UPLOAD_MB", 25, 1, 2048),
+        embedded_worker=embedded,
+    )
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -1,0 +1,13 @@
+"""The domain: peewee models and the rules that belong to them (no Flask, no broker)."""
+from models.applications import Application
+from models.base import db
+from models.events import Event
+from models.jobs import Job
+from models.places import Ahj, Utility
+from models.projects import Project
+from models.users import User
+
+# Creation order: every model after the ones it references.
+MODELS = [User, Utility, Ahj, Project, Application, Event, Job]
+
+__all__ = ["MODELS", "Ahj", "Application", "Event", "Job", "Project", "User", "Utility", "db"]

@@ -1,0 +1,60 @@
+"""The database handle every model binds to, and how it is opened."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from urllib.parse import urlparse
+
+from peewee import DatabaseProxy, Model, PostgresqlDatabase, SqliteDatabase
+from playhouse.db_url import connect as url_connect
+
+db = DatabaseProxy()
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "synchronous": "normal",
+    "foreign_keys": 1,
+    "busy_timeout": 10000,
+    "cache_size": -64000,
+}
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC timestamp: every datetime column stores UTC."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def open_database(url: str):
+    """A Database for a sqlite:/// or postgresql:// URL (not bound to the proxy)."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = parsed.path
+        if url.startswith("sqlite:////"):
+            path = "/" + path.lstrip("/")
+        elif url.startswith("sqlite:///"):
+            path = path[1:] if not path.startswith("//") else path
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10)
+    if parsed.scheme in ("postgres", "postgresql"):
+        database = url_connect(url.replace(parsed.scheme + "://", "postgresql://", 1))
+        assert isinstance(database, PostgresqlDatabase)
+        return database
+    return url_connect(url)
+
+
+def connect(url: str):
+    """Bind the shared proxy to the database at url and return it."""
+    database = open_database(url)
+    db.initialize(database)
+    return database
+
+
+def is_postgres() -> bool:
+    return isinstance(db.obj, PostgresqlDatabase)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db
+        legacy_table_names = False

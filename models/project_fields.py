@@ -1,0 +1,133 @@
+"""Validation of a project's editable facts, shared by the edit form and the CSV import."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+from models import vocab
+
+TEXT_LIMITS = {
+    "external_id": 64, "customer_name": 200, "customer_email": 254, "street": 200,
+    "city": 100, "utility_account": 64, "ahj": 120, "program": 64,
+}
+NUMBER_LIMITS = {"pv_kw_dc": 2000.0, "pv_kw_ac": 2000.0, "battery_kwh": 5000.0}
+REQUIRED = ("external_id", "customer_name", "utility")
+
+
+@dataclass
+class Cleaned:
+    values: dict = field(default_factory=dict)
+    errors: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _text(raw) -> str:
+    # Control characters never belong in a project fact; collapse whitespace.
+    text = "".join(ch for ch in str(raw or "") if ch.isprintable() or ch == " ")
+    return " ".join(text.split())
+
+
+def clean_project(raw: dict, find_utility: Callable[[str], str | None],
+                  fields: tuple[str, ...] | None = None) -> Cleaned:
+    """Validate the given fields of raw (strings from a form or CSV); only those present are checked."""
+    out = Cleaned()
+    names = fields if fields is not None else tuple(raw)
+    for name in names:
+        value = _text(raw.get(name, ""))
+        limit = TEXT_LIMITS.get(name)
+        if limit and len(value) > limit:
+            out.errors[name] = f"is too long ({len(value)} characters, at most {limit})"
+            continue
+        if name in REQUIRED and not value:
+            out.errors[name] = "is required"
+            continue
+        checker = _CHECKS.get(name)
+        if checker is None:
+            out.values[name] = value
+            continue
+        try:
+            out.values[name] = checker(value, find_utility) if value else None
+        except ValueError as exc:
+            out.errors[name] = str(exc)
+    if not out.errors:
+        _cross_checks(out)
+    return out
+
+
+def _email(value, _):
+    value = value.lower()
+    if not vocab.EMAIL_RE.match(value):
+        raise ValueError(f"{value!r} is not a valid email address")
+    return value
+
+
+def _phone(value, _):
+    e164 = vocab.phone_e164(value)
+    if e164 is None:
+        raise ValueError(f"{value!r} is not a valid phone number")
+    return e164
+
+
+def _state(value, _):
+    code = value.upper()
+    if code not in vocab.US_STATES:
+        raise ValueError(f"{value!r} is not a US state code (e.g. CA, AZ)")
+    return code
+
+
+def _zip(value, _):
+    if not vocab.ZIP_RE.match(value):
+        raise ValueError(f"{value!r} is not a ZIP code (12345 or 12345-6789)")
+    return value
+
+
+def _utility(value, find_utility):
+    code = find_utility(value)
+    if code is None:
+        raise ValueError(f"unknown utility {value!r}; use a catalog code or name such as PG&E, SCE, APS")
+    return code
+
+
+def _product(value, _):
+    code = vocab.product_type(value)
+    if code is None:
+        raise ValueError(f"unknown product type {value!r}; use one of {', '.join(vocab.PRODUCT_TYPES)}")
+    return code
+
+
+def _number(limit):
+    def check(value, _):
+        try:
+            number = float(value.replace(",", ""))
+        except ValueError:
+            raise ValueError(f"{value!r} is not a number") from None
+        if not math.isfinite(number) or number < 0:
+            raise ValueError("must be zero or more")
+        if number > limit:
+            raise ValueError(f"{number:g} is more than {limit:g}; check the unit")
+        return round(number, 3)
+    return check
+
+
+_CHECKS = {
+    "customer_email": _email,
+    "customer_phone": _phone,
+    "state": _state,
+    "zip": _zip,
+    "utility": _utility,
+    "product_type": _product,
+    **{name: _number(limit) for name, limit in NUMBER_LIMITS.items()},
+}
+
+
+def _cross_checks(out: Cleaned) -> None:
+    v = out.values
+    dc, ac = v.get("pv_kw_dc"), v.get("pv_kw_ac")
+    if dc and ac and ac > dc * 1.5:
+        out.errors["pv_kw_ac"] = f"AC size {ac:g} kW is far above DC size {dc:g} kW; check both"
+    if v.get("product_type") == "battery" and dc:
+        out.errors["pv_kw_dc"] = "a battery-only project has no PV size; change the product type or clear it"

@@ -1,0 +1,180 @@
+"""A home project, from contract to permission to operate."""
+from __future__ import annotations
+
+from peewee import BooleanField, CharField, DateTimeField, FloatField, ForeignKeyField, TextField
+
+from models import vocab
+from models.base import BaseModel, db, utcnow
+from models.places import Ahj, Utility
+from models.users import User
+
+STAGES = {
+    "intake": "Intake",
+    "design": "Design",
+    "permitting": "Permitting",
+    "ix_approval": "IX approval",
+    "install": "Install",
+    "inspection": "Inspection",
+    "pto_requested": "PTO requested",
+    "pto": "PTO granted",
+    "on_hold": "On hold",
+    "cancelled": "Cancelled",
+}
+BALL = {"us": "Us", "customer": "Customer", "utility": "Utility", "ahj": "AHJ", "none": "Nobody (done)"}
+# Which party a project waits on, most urgent first: one application needing us outranks the rest.
+BALL_PRIORITY = ("us", "customer", "utility", "ahj")
+
+EDITABLE = ("customer_name", "customer_email", "customer_phone", "street", "city", "state", "zip",
+            "utility", "utility_account", "ahj", "product_type", "pv_kw_dc", "pv_kw_ac",
+            "battery_kwh", "program", "stage", "coordinator")
+
+
+class Project(BaseModel):
+    external_id = CharField(unique=True)
+    customer_name = CharField(index=True)
+    customer_email = CharField(null=True)
+    customer_phone = CharField(null=True)
+    street = CharField(default="")
+    city = CharField(default="", index=True)
+    state = CharField(max_length=2, default="", index=True)
+    zip = CharField(max_length=10, default="")
+    utility = ForeignKeyField(Utility, backref="projects", index=True)
+    utility_account = CharField(null=True)
+    ahj = ForeignKeyField(Ahj, null=True, backref="projects", index=True, on_delete="SET NULL")
+    product_type = CharField(default="pv", index=True)
+    pv_kw_dc = FloatField(null=True)
+    pv_kw_ac = FloatField(null=True)
+    battery_kwh = FloatField(null=True)
+    program = CharField(null=True)
+    stage = CharField(default="intake", index=True)
+    ball_in_court = CharField(default="us", index=True)
+    needs_attention = BooleanField(default=False, index=True)
+    coordinator = ForeignKeyField(User, null=True, backref="projects", index=True, on_delete="SET NULL")
+    flagged_at = DateTimeField(null=True, index=True)
+    flagged_reason = TextField(null=True)
+    flagged_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    # Lower-cased haystack for the pipeline search (names, contacts, address, reference numbers).
+    search_text = TextField(default="")
+    created_at = DateTimeField(default=utcnow, index=True)
+    updated_at = DateTimeField(default=utcnow, index=True)
+
+    def __str__(self) -> str:
+        return f"{self.external_id} {self.customer_name}"
+
+    @property
+    def utility_code(self) -> str:
+        return Utility.get_by_id(self.utility_id).code if self.utility_id else ""
+
+    @property
+    def stage_label(self) -> str:
+        return STAGES.get(self.stage, self.stage)
+
+    @property
+    def ball_label(self) -> str:
+        return BALL.get(self.ball_in_court, self.ball_in_court)
+
+    @property
+    def product_label(self) -> str:
+        return vocab.PRODUCT_TYPES.get(self.product_type, self.product_type)
+
+    @property
+    def phone_display(self) -> str:
+        return vocab.phone_display(self.customer_phone)
+
+    @property
+    def address(self) -> str:
+        tail = " ".join(p for p in (self.state, self.zip) if p)
+        return ", ".join(p for p in (self.street, self.city, tail) if p)
+
+    def can_edit(self, user: User) -> bool:
+        """Leads and admins edit any project; a coordinator edits their own and unassigned ones."""
+        return user.is_lead or self.coordinator_id in (None, user.id)
+
+    def compose_search_text(self, references: list[str] | tuple[str, ...] = ()) -> str:
+        parts = [self.external_id, self.customer_name, self.customer_email or "",
+                 vocab.digits(self.customer_phone or "")[-10:], self.street, self.city, self.state,
+                 self.zip, self.utility_account or "", *[r for r in references if r]]
+        return " ".join(p for p in parts if p).lower()
+
+    def references(self) -> list[str]:
+        from models.applications import Application
+        rows = (Application.select(Application.reference_number)
+                .where(Application.project == self, Application.reference_number.is_null(False)))
+        return [r.reference_number for r in rows]
+
+    def refresh_rollups(self) -> None:
+        """Recompute ball-in-court, attention and the search text from the project's applications."""
+        from models.applications import ATTENTION, Application
+        apps = list(Application.select().where(Application.project == self))
+        # Once Part 2 is filed, Part 1's approval is history, not a task of ours.
+        superseded = {"utility_part1"} if any(a.kind == "utility_part2" for a in apps) else set()
+        courts = {a.ball_in_court for a in apps if a.kind not in superseded} - {None}
+        if apps:
+            self.ball_in_court = next((b for b in BALL_PRIORITY if b in courts), "none")
+        self.needs_attention = bool(self.flagged_at) or any(a.status in ATTENTION for a in apps)
+        self.search_text = self.compose_search_text([a.reference_number for a in apps])
+
+    def apply_changes(self, values: dict, actor: User | None, why: str = "") -> dict:
+        """Set the given values; records one timeline event listing what changed. Returns {field: (old, new)}."""
+        from models.events import Event
+        changes = {}
+        for name, new in values.items():
+            attr = name + "_id" if name in ("utility", "ahj", "coordinator") else name
+            old = getattr(self, attr)
+            new_id = getattr(new, "id", new)
+            if old != new_id:
+                changes[name] = (_label(self, name), new)
+                setattr(self, attr, new_id)
+        if not changes:
+            return {}
+        with db.atomic():
+            self.updated_at = utcnow()
+            self.refresh_rollups()
+            self.save()
+            Event.record(self, "change", actor, summary="Updated " + ", ".join(changes),
+                         body=why, data={k: [str(o or ""), str(n or "")] for k, (o, n) in changes.items()})
+        return changes
+
+    def add_note(self, text: str, actor: User) -> "Event":
+        from models.events import Event
+        text = (text or "").strip()
+        if not text:
+            raise ValueError("a note cannot be empty")
+        with db.atomic():
+            Project.update(updated_at=utcnow()).where(Project.id == self.id).execute()
+            return Event.record(self, "note", actor, summary="Note", body=text)
+
+    def flag(self, reason: str, actor: User) -> "Event":
+        """Raise the project to the leads' attention with a reason."""
+        from models.events import Event
+        reason = (reason or "").strip()
+        if not reason:
+            raise ValueError("say why you are flagging this project")
+        with db.atomic():
+            self.flagged_at, self.flagged_reason, self.flagged_by = utcnow(), reason, actor
+            self.updated_at = utcnow()
+            self.refresh_rollups()
+            self.save()
+            return Event.record(self, "flag", actor, summary="Flagged to lead", body=reason)
+
+    def unflag(self, actor: User, note: str = "") -> "Event":
+        from models.events import Event
+        if not self.flagged_at:
+            raise ValueError("this project is not flagged")
+        with db.atomic():
+            self.flagged_at = self.flagged_reason = self.flagged_by = None
+            self.updated_at = utcnow()
+            self.refresh_rollups()
+            self.save()
+            return Event.record(self, "unflag", actor, summary="Flag cleared", body=(note or "").strip())
+
+    @classmethod
+    def flagged(cls):
+        return cls.select().where(cls.flagged_at.is_null(False)).order_by(cls.flagged_at)
+
+
+def _label(project: Project, name: str):
+    if name in ("utility", "ahj", "coordinator"):
+        return getattr(project, name) if getattr(project, name + "_id") else None
+    return getattr(project, name)
+

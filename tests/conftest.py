@@ -1,0 +1,139 @@
+"""Shared fixtures: a private database per run (SQLite or PostgreSQL), the broker, the app, users."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import pytest
+
+RUN_ID = uuid.uuid4().hex[:10]
+# Each run owns its Redis key space; set before anything builds the broker.
+os.environ["BROKER_NAMESPACE"] = f"ixdesk-test-{RUN_ID}"
+TMP = Path(tempfile.mkdtemp(prefix="ixdesk-test-"))
+
+
+def _private_database_url() -> tuple[str, callable]:
+    """A database of this run's own: a SQLite file, or a new PostgreSQL database dropped at the end."""
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if not url.startswith(("postgres://", "postgresql://")):
+        return f"sqlite:///{TMP / 'test.db'}", lambda: None
+    import psycopg
+    parts = urlparse(url)
+    name = f"ixdesk_test_{RUN_ID}"
+    admin = psycopg.connect(url, autocommit=True)
+    admin.execute(f'CREATE DATABASE "{name}"')
+
+    def drop():
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+    return urlunparse(parts._replace(path="/" + name)), drop
+
+
+TEST_DATABASE_URL, _drop_database = _private_database_url()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    from models.base import db
+    if db.obj is not None and not db.is_closed():
+        db.close()
+    try:
+        from workers import embedded
+        embedded.stop()
+    except Exception:  # noqa: BLE001 - teardown must go on
+        pass
+    _drop_database()
+    broker_url = os.environ.get("BROKER_URL", "")
+    if broker_url.startswith("redis"):
+        import redis
+        r = redis.Redis.from_url(broker_url)
+        keys = list(r.scan_iter(match=f"{os.environ['BROKER_NAMESPACE']}*"))
+        if keys:
+            r.delete(*keys)
+    shutil.rmtree(TMP, ignore_errors=True)
+    # CI forbids skipped tests: a skip there means a missing system part, which is a failure.
+    if os.environ.get("IXDESK_FORBID_SKIPS") == "1":
+        skipped = session.config.pluginmanager.get_plugin("terminalreporter").stats.get("skipped", [])
+        if skipped:
+            session.exitstatus = 1
+            print(f"\nIXDESK_FORBID_SKIPS: {len(skipped)} test(s) skipped; CI requires every test to run")
+
+
+def overrides(**extra) -> dict:
+    return {"database_url": TEST_DATABASE_URL, "secret_key": "test-secret-key-0123456789",
+            "storage_dir": TMP / "storage", "testing": True, "cookie_secure": False,
+            "WTF_CSRF_ENABLED": False, **extra}
+
+
+@pytest.fixture(scope="session")
+def database():
+    """The run's database, migrated once."""
+    from models import schema
+    from models.base import connect
+    database = connect(TEST_DATABASE_URL)
+    with database.connection_context():
+        schema.upgrade(database)
+    return database
+
+
+@pytest.fixture(scope="session")
+def catalog_data():
+    from models.catalog_ref import current
+    return current()
+
+
+@pytest.fixture
+def db(database, catalog_data):
+    """An empty database with the catalog's utilities, for each test."""
+    from models import MODELS, Utility
+    from models.base import db as proxy, is_postgres
+    proxy.initialize(database)
+    database.connect(reuse_if_open=True)
+    tables = [m._meta.table_name for m in reversed(MODELS)]
+    if is_postgres():
+        database.execute_sql("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+    else:
+        for t in tables:
+            database.execute_sql(f'DELETE FROM "{t}"')
+    Utility.sync(catalog_data)
+    yield database
+    if not database.is_closed():
+        database.close()
+
+
+@pytest.fixture
+def app(db):
+    from app import create_app
+    return create_app(overrides())
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def worker():
+    """The in-process Dramatiq worker on this run's broker (StubBroker, or Redis in CI)."""
+    from workers import embedded
+    return embedded.start()
+
+
+@pytest.fixture
+def users(db):
+    from tests.factories import make_user
+    return {
+        "admin": make_user("admin@example.com", "Ada Admin", "admin"),
+        "lead": make_user("lead@example.com", "Lee Lead", "lead"),
+        "maria": make_user("maria@example.com", "Maria Ortiz", "coordinator"),
+        "james": make_user("james@example.com", "James Chen", "coordinator"),
+    }
+
+
+def login(client, user, password="correct-horse-battery"):
+    resp = client.post("/login", data={"email": user.email, "password": password})
+    assert resp.status_code == 303, resp.get_data(as_text=True)[:500]
+    return client

@@ -1,0 +1,77 @@
+"""Logging in and out, the current user, and role guards."""
+from __future__ import annotations
+
+from functools import wraps
+from urllib.parse import urlparse
+
+from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, session, url_for
+
+from models import User
+
+bp = Blueprint("auth", __name__)
+PUBLIC = {"auth.login", "static", "htmx_js"}
+
+
+def install(app: Flask) -> None:
+    @app.before_request
+    def _require_login():
+        g.user = None
+        user_id = session.get("user_id")
+        if user_id:
+            user = User.get_or_none(User.id == user_id)
+            if user and user.active and session.get("pw") == user.password_hash[-16:]:
+                g.user = user
+            else:
+                session.clear()
+        if g.user is None and request.endpoint not in PUBLIC:
+            if request.path.startswith("/vendor/") or request.endpoint is None:
+                return None
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return None
+
+    @app.context_processor
+    def _user():
+        return {"current_user": g.get("user")}
+
+
+def lead_required(view):
+    """Only leads and admins may use this view."""
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not g.user.is_lead:
+            abort(403, "only leads and admins can do this")
+        return view(*args, **kwargs)
+    return wrapped
+
+
+def _safe_next(target: str | None) -> str:
+    # Only same-site paths: an open redirect would hand a phisher our login page.
+    if target and target.startswith("/") and not target.startswith("//") and not urlparse(target).netloc:
+        return target
+    return url_for("projects.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Sign in with email and password."""
+    email = request.form.get("email", "")
+    if request.method == "POST":
+        user = User.authenticate(email, request.form.get("password", ""))
+        if user is None:
+            return render_template("auth/login.html", email=email,
+                                   error="Email or password is wrong, or the account is inactive."), 401
+        session.clear()
+        session["user_id"] = user.id
+        # Changing the password ends every other session of the user.
+        session["pw"] = user.password_hash[-16:]
+        session.permanent = True
+        return redirect(_safe_next(request.args.get("next")), 303)
+    return render_template("auth/login.html", email=email, error=None)
+
+
+@bp.post("/logout")
+def logout():
+    """Sign out."""
+    session.clear()
+    flash("You are signed out.")
+    return redirect(url_for("auth.login"), 303)

@@ -1,0 +1,146 @@
+"""Command-line tools: `flask db|users|projects|catalog|demo ...`."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from models import User, schema
+from models.base import db
+from models.users import ROLES, UserError
+
+db_cli = AppGroup("db", help="Schema migrations.")
+users_cli = AppGroup("users", help="People who log in.")
+projects_cli = AppGroup("projects", help="Import and export projects.")
+catalog_cli = AppGroup("catalog", help="The requirements catalog.")
+demo_cli = AppGroup("demo", help="Demo data for a first look.")
+
+
+def register(app: Flask) -> None:
+    for group in (db_cli, users_cli, projects_cli, catalog_cli, demo_cli):
+        app.cli.add_command(group)
+
+
+@db_cli.command("upgrade")
+def db_upgrade():
+    """Apply pending migrations and sync utilities from the catalog."""
+    from models import Utility
+    from models.catalog_ref import current
+    with db.connection_context():
+        applied = schema.upgrade()
+        changed = Utility.sync(current())
+    click.echo(f"applied {len(applied)} migration(s){': ' + ', '.join(applied) if applied else ''}; "
+               f"{changed} utility row(s) synced")
+
+
+@db_cli.command("status")
+def db_status():
+    """List migrations not yet applied."""
+    with db.connection_context():
+        todo = schema.pending()
+    click.echo("up to date" if not todo else "pending: " + ", ".join(todo))
+
+
+@db_cli.command("makemigration")
+@click.argument("name")
+def db_makemigration(name):
+    """Draft the next migration from the models' drift against the (upgraded) database."""
+    with db.connection_context():
+        path = schema.draft_migration(name)
+    click.echo(f"wrote {path}; review it before committing" if path else "models and database match")
+
+
+def _password(prompt: bool) -> str:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True) if prompt else ""
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice(ROLES), default="coordinator", show_default=True)
+def users_create(email, name, role):
+    """Create a user; the password is read from stdin or prompted for."""
+    try:
+        with db.connection_context():
+            user = User.register(email, name, role, _password(True))
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"created {user.role} {user.email}")
+
+
+@users_cli.command("list")
+def users_list():
+    """List users."""
+    with db.connection_context():
+        for u in User.select().order_by(User.role, User.email):
+            click.echo(f"{u.email:40} {u.role:12} {'active' if u.active else 'inactive':8} {u.name}")
+
+
+@users_cli.command("deactivate")
+@click.argument("email")
+def users_deactivate(email):
+    """Deactivate a user (they can no longer log in; their history stays)."""
+    with db.connection_context():
+        updated = User.update(active=False).where(User.email == email.strip().lower()).execute()
+    if not updated:
+        raise click.ClickException(f"no user {email}")
+    click.echo(f"deactivated {email}")
+
+
+@projects_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check every row and report, change nothing.")
+def projects_import(path, dry_run):
+    """Import projects from a CSV file, keyed on external_id (re-import updates)."""
+    from models.catalog_ref import find_utility_code
+    from models.project_import import CsvFileError, Importer, count_rows, decode
+    try:
+        text = decode(path.read_bytes())
+        total = count_rows(text)
+        with db.connection_context():
+            report = Importer(find_utility_code, None, dry_run).run(
+                text, progress=lambda d, n: click.echo(f"\r{d}/{n} rows", nl=False, err=True), total=total)
+    except CsvFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("", err=True)
+    verb = "would be" if dry_run else "were"
+    click.echo(f"{report.total} rows: {report.created} {verb} created, {report.updated} {verb} updated, "
+               f"{report.unchanged} unchanged, {len(report.errors)} with errors")
+    for row in report.errors:
+        click.echo(f"  line {row.line} ({row.external_id or 'no external_id'}): {'; '.join(row.errors)}")
+    if report.ignored_columns:
+        click.echo(f"ignored columns: {', '.join(report.ignored_columns)}")
+    if report.errors:
+        sys.exit(1)
+
+
+@catalog_cli.command("check")
+def catalog_check():
+    """Validate the catalog; exits non-zero naming the file and entry of each problem."""
+    import catalog
+    try:
+        loaded = catalog.load_catalog()
+    except catalog.CatalogError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"catalog OK: {len(loaded.utilities)} utilities")
+
+
+@demo_cli.command("seed")
+@click.option("--projects", default=200, show_default=True)
+def demo_seed(projects):
+    """Create demo users and projects when the database has no projects (prints credentials once)."""
+    from models import Project
+    from models.demo import seed
+    with db.connection_context():
+        if Project.select().exists():
+            click.echo("database already has projects; demo seed skipped")
+            return
+        users = seed(projects)
+    click.echo(f"seeded {projects} demo projects. Demo logins (printed once, also in README):")
+    for email, role, password in users:
+        click.echo(f"  {role:12} {email:32} {password}")

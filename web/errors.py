@@ -1,0 +1,19 @@
+"""Error pages: the same layout, a message that says what to do."""
+from __future__ import annotations
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+
+def install(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def _csrf(exc):
+        return render_template("errors.html", code=400, title="Form expired",
+                               message="The form was open too long or came from elsewhere. Reload the page and try again; "
+                                       "what you typed is still in the previous page if you go back."), 400
+
+    @app.errorhandler(HTTPException)
+    def _http(exc):
+        return render_template("errors.html", code=exc.code, title=f"{exc.code} {exc.name}",
+                               message=exc.description), exc.code

@@ -1,0 +1,250 @@
+"""The pipeline (list, search, filters, export) and the project page (facts, timeline, flag)."""
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, stream_with_context, url_for
+
+from models import Ahj, Application, Event, Project, User, Utility, pipeline
+from models.base import db
+from models.catalog_ref import find_utility_code
+from models.project_fields import clean_project
+from models.project_import import COLUMNS
+from models.projects import BALL, STAGES
+from models.vocab import PRODUCT_TYPES
+from web import htmx
+from web.auth import lead_required
+
+bp = Blueprint("projects", __name__)
+FORM_FIELDS = ("customer_name", "customer_email", "customer_phone", "street", "city", "state", "zip",
+               "utility", "utility_account", "product_type", "pv_kw_dc", "pv_kw_ac", "battery_kwh", "program")
+
+
+def _choices() -> dict:
+    return {
+        "stages": STAGES, "balls": BALL, "products": PRODUCT_TYPES,
+        "utilities": list(Utility.select().order_by(Utility.name)),
+        "ahjs": list(Ahj.select().order_by(Ahj.name, Ahj.state)),
+        "coordinators": list(User.assignable()),
+    }
+
+
+@bp.get("/")
+def home():
+    """The pipeline is the coordinator's home."""
+    return redirect(url_for("projects.index"))
+
+
+@bp.get("/projects")
+def index():
+    """The pipeline: counts per stage, filters, active search, sortable and paged rows."""
+    f = pipeline.PipelineFilter.from_args(request.args)
+    context = {"f": f, "page": pipeline.page(f), "counts": pipeline.stage_counts(f), **_choices()}
+    return htmx.render("projects/index.html", "projects/_results.html", **context)
+
+
+@bp.get("/projects/export.csv")
+def export():
+    """The current filtered pipeline as CSV, in the import's column layout (round-trips)."""
+    f = pipeline.PipelineFilter.from_args(request.args)
+    query = pipeline.rows_query(f)
+
+    def rows():
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(COLUMNS + ("stage", "ball_in_court", "updated_at"))
+        for chunk_start in range(0, 10**9, 1000):
+            chunk = list(query.paginate(chunk_start // 1000 + 1, 1000))
+            if not chunk:
+                break
+            refs = _references([p.id for p in chunk])
+            for p in chunk:
+                writer.writerow(_export_row(p, refs.get(p.id, {})))
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+
+    resp = Response(stream_with_context(rows()), mimetype="text/csv")
+    resp.headers["Content-Disposition"] = 'attachment; filename="ixdesk-pipeline.csv"'
+    return resp
+
+
+def _references(ids: list[int]) -> dict[int, dict[str, str]]:
+    out: dict[int, dict[str, str]] = {}
+    query = Application.select(Application.project, Application.kind, Application.reference_number).where(
+        Application.project.in_(ids), Application.reference_number.is_null(False))
+    for a in query:
+        out.setdefault(a.project_id, {}).setdefault(a.kind, a.reference_number)
+    return out
+
+
+def _export_row(p: Project, refs: dict) -> list:
+    def num(v):
+        return "" if v is None else f"{v:g}"
+    return [p.external_id, p.customer_name, p.customer_email or "", p.customer_phone or "", p.street, p.city,
+            p.state, p.zip, p.utility.code, p.ahj.name if p.ahj_id else "", p.product_type, num(p.pv_kw_dc),
+            num(p.pv_kw_ac), num(p.battery_kwh), p.program or "", p.utility_account or "",
+            refs.get("utility_part1", ""), refs.get("ahj_permit", ""),
+            p.coordinator.email if p.coordinator_id else "", p.stage, p.ball_in_court,
+            p.updated_at.isoformat(timespec="seconds")]
+
+
+def _project(project_id: int) -> Project:
+    project = Project.get_or_none(Project.id == project_id)
+    if project is None:
+        abort(404, "no such project")
+    return project
+
+
+def _editable(project: Project) -> Project:
+    if not project.can_edit(g.user):
+        abort(403, "this project is assigned to another coordinator; ask them or a lead")
+    return project
+
+
+def _page_context(project: Project, **extra) -> dict:
+    applications = list(Application.select().where(Application.project == project).order_by(Application.id))
+    return {"project": project, "applications": applications, "events": list(Event.timeline(project).limit(200)),
+            "can_edit": project.can_edit(g.user), **_choices(), "errors": {}, "form": None, **extra}
+
+
+@bp.get("/projects/<int:project_id>")
+def show(project_id: int):
+    """The project page: key facts, applications, timeline."""
+    return render_template("projects/show.html", **_page_context(_project(project_id)))
+
+
+@bp.get("/projects/<int:project_id>/edit")
+def edit(project_id: int):
+    """The facts as an edit form (htmx swaps it in place of the facts)."""
+    project = _editable(_project(project_id))
+    return htmx.render("projects/show.html", "projects/_form.html",
+                       **_page_context(project, editing=True, form=_form_values(project)))
+
+
+@bp.get("/projects/<int:project_id>/facts")
+def facts(project_id: int):
+    """The facts, read-only (cancel an edit)."""
+    return htmx.render("projects/show.html", "projects/_facts.html", **_page_context(_project(project_id)))
+
+
+def _form_values(project: Project) -> dict:
+    values = {name: getattr(project, name) for name in FORM_FIELDS if name != "utility"}
+    values.update(utility=project.utility.code, ahj=project.ahj.name if project.ahj_id else "",
+                  stage=project.stage, coordinator=str(project.coordinator_id or ""),
+                  customer_phone=project.phone_display)
+    return {k: ("" if v is None else v) for k, v in values.items()}
+
+
+def _clean_form(form, project: Project | None) -> tuple[dict, dict]:
+    """Validated values and per-field errors from a posted project form."""
+    fields = FORM_FIELDS + (("external_id",) if project is None else ())
+    cleaned = clean_project(form, find_utility_code, fields)
+    values, errors = cleaned.values, dict(cleaned.errors)
+    if "utility" in values:
+        values["utility"] = Utility.get(Utility.code == values["utility"])
+    ahj = " ".join(form.get("ahj", "").split())
+    values["ahj"] = Ahj.named(ahj, values.get("state") or "") if ahj and not errors else None
+    stage = form.get("stage") or (project.stage if project else "intake")
+    if stage not in STAGES:
+        errors["stage"] = "choose a stage from the list"
+    values["stage"] = stage
+    if g.user.is_lead and "coordinator" in form:
+        raw = form.get("coordinator", "")
+        user = User.get_or_none((User.id == int(raw)) & (User.active == True)) if raw.isdigit() else None  # noqa: E712
+        if raw and user is None:
+            errors["coordinator"] = "choose an active coordinator"
+        values["coordinator"] = user
+    if project is None and "external_id" in values and \
+            Project.select().where(Project.external_id == values["external_id"]).exists():
+        errors["external_id"] = f"project {values['external_id']} already exists"
+    return values, errors
+
+
+@bp.post("/projects/<int:project_id>")
+def update(project_id: int):
+    """Save edited facts: the facts fragment on success, the form with field errors (422) otherwise."""
+    project = _editable(_project(project_id))
+    values, errors = _clean_form(request.form, project)
+    if errors:
+        form = {k: request.form.get(k, "") for k in FORM_FIELDS + ("ahj", "stage", "coordinator")}
+        return htmx.render("projects/show.html", "projects/_form.html", status=422,
+                           **_page_context(project, editing=True, form=form, errors=errors))
+    changes = project.apply_changes(values, g.user)
+    if not htmx.is_fragment_request():
+        flash("Saved." if changes else "Nothing changed.")
+        return redirect(url_for("projects.show", project_id=project.id), 303)
+    resp = htmx.render("projects/show.html", "projects/_facts.html",
+                       **_page_context(project, saved=bool(changes)))
+    return htmx.trigger(resp, "project-changed")
+
+
+@bp.route("/projects/new", methods=["GET", "POST"])
+def new():
+    """Create one project by hand."""
+    if request.method == "GET":
+        return render_template("projects/new.html", form={"product_type": "pv", "stage": "intake",
+                                                          "coordinator": str(g.user.id)}, errors={}, **_choices())
+    values, errors = _clean_form(request.form, None)
+    if errors:
+        form = {k: request.form.get(k, "") for k in FORM_FIELDS + ("external_id", "ahj", "stage", "coordinator")}
+        return render_template("projects/new.html", form=form, errors=errors, **_choices()), 422
+    values.setdefault("coordinator", g.user if not g.user.is_lead else None)
+    with db.atomic():
+        project = Project.create(**{k: v for k, v in values.items() if v is not None})
+        project.refresh_rollups()
+        project.save()
+        Event.record(project, "create", g.user, summary="Project created")
+    return redirect(url_for("projects.show", project_id=project.id), 303)
+
+
+@bp.post("/projects/<int:project_id>/notes")
+def add_note(project_id: int):
+    """Add a note to the timeline; htmx gets the refreshed timeline back."""
+    project = _project(project_id)  # anyone may write on the timeline; only facts are guarded
+    text = request.form.get("body", "")
+    try:
+        project.add_note(text, g.user)
+    except ValueError as exc:
+        return htmx.render("projects/show.html", "projects/_timeline.html", status=422,
+                           **_page_context(project, note_error=str(exc), note_text=text))
+    if not htmx.is_fragment_request():
+        return redirect(url_for("projects.show", project_id=project.id) + "#timeline", 303)
+    return htmx.trigger(htmx.render("projects/show.html", "projects/_timeline.html", **_page_context(project)),
+                        "project-changed")
+
+
+@bp.post("/projects/<int:project_id>/flag")
+def flag(project_id: int):
+    """Flag the project to a lead with a reason."""
+    project = _project(project_id)
+    try:
+        project.flag(request.form.get("reason", ""), g.user)
+    except ValueError as exc:
+        return render_template("projects/show.html", **_page_context(project, flag_error=str(exc))), 422
+    flash("Flagged to your lead.")
+    return redirect(url_for("projects.show", project_id=project.id), 303)
+
+
+@bp.post("/projects/<int:project_id>/unflag")
+@lead_required
+def unflag(project_id: int):
+    """A lead clears a flag, optionally with a note."""
+    project = _project(project_id)
+    try:
+        project.unflag(g.user, request.form.get("note", ""))
+    except ValueError as exc:
+        flash(str(exc))
+    return redirect(request.form.get("back") == "flagged" and url_for("projects.flagged")
+                    or url_for("projects.show", project_id=project.id), 303)
+
+
+@bp.get("/flagged")
+def flagged():
+    """Projects flagged to a lead, oldest first."""
+    flagger = User.alias()
+    rows = list(Project.select(Project, flagger).join(flagger, pipeline.JOIN.LEFT_OUTER,
+                                                       on=(Project.flagged_by == flagger.id), attr="flagger")
+                .where(Project.flagged_at.is_null(False)).order_by(Project.flagged_at))
+    return render_template("projects/flagged.html", rows=rows)

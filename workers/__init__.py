@@ -1,0 +1,1 @@
+"""Dramatiq workers. `dramatiq workers` boots a worker process: config, database, broker, actors."""

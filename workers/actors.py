@@ -1,0 +1,42 @@
+"""Actors: thin wrappers taking a row id and calling domain code. Each is safe to run twice."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import dramatiq
+
+from workers.broker import broker  # noqa: F401  (the broker must exist before any actor)
+from models import Job, User
+from models.catalog_ref import find_utility_code
+from models.project_import import CsvFileError, Importer, count_rows, decode
+
+log = logging.getLogger(__name__)
+
+
+@dramatiq.actor(queue_name="jobs", max_retries=0, time_limit=30 * 60 * 1000)
+def import_projects(job_id: int) -> None:
+    """Run a queued CSV import job (dry run or apply), reporting progress on the job row."""
+    job = Job.get_or_none(Job.id == job_id)
+    if job is None or not job.claim():
+        return  # removed, or another delivery took it: running twice must do nothing
+    run_import_job(job)
+
+
+def run_import_job(job: Job) -> None:
+    params = job.params or {}
+    try:
+        text = decode(Path(params["path"]).read_bytes())
+        total = count_rows(text)
+        job.start(total)
+        actor = User.get_or_none(User.id == params.get("user_id"))
+        importer = Importer(find_utility_code, actor, dry_run=bool(params.get("dry_run")))
+        report = importer.run(text, progress=lambda done, n: job.progress(done, f"{done} of {n} rows"),
+                              total=total)
+        job.finish(report.to_dict(), message=f"{report.total} rows checked")
+    except CsvFileError as exc:
+        job.fail(str(exc))
+    except Exception as exc:  # the job row must never stay "running" forever
+        log.exception("import job %s failed", job.id)
+        job.fail(f"unexpected error: {exc}")
+        raise
