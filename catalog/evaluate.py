@@ -35,8 +35,8 @@ class Alert:
     """A warning for the coordinator.
 
     kind: missing_fact (a rule needs a fact the project lacks), dated (a date decides a program or
-    form version), gate (installed before a required approval), program (tariff/program problem),
-    notice (a rule's advisory).
+    form version), gate (installed before a required approval), program (unknown or unavailable
+    utility, program or product), assumed (a default the evaluator chose), notice (a rule's advisory).
     """
 
     kind: str
@@ -53,6 +53,7 @@ class Requirements:
     permit_set: PermitSet | None
     items: tuple[Requirement, ...]
     warnings: tuple[Alert, ...]
+    applied: tuple[str, ...] = ()  # ids of every rule that applied, including ones whose items were duplicates
     eligible_incentives: tuple[str, ...] = ()
 
     def for_application(self, application: str) -> tuple[Requirement, ...]:
@@ -87,7 +88,7 @@ class _Facts:
         self.values = {name: getattr(project, name, None) for name in FACTS}
         code = self.values["utility_code"]
         self.values["utility_code"] = code.strip() if isinstance(code, str) and code.strip() else None
-        self.incentives = tuple(getattr(project, "incentives", None) or ())
+        self.incentives = set(getattr(project, "incentives", None) or ())
         self.permit_set = getattr(project, "permit_set", None)
 
     def __getitem__(self, name: str) -> Any:
@@ -99,8 +100,9 @@ class _Evaluation:
         self.catalog, self.facts, self.on = catalog, facts, on
         self.items: dict[tuple[str, str, str | None], Requirement] = {}
         self.alerts: list[Alert] = []
-        self.missing: dict[str, list[str]] = {}  # fact -> rule ids that wanted it
+        self.missing: dict[str, list[str]] = {}  # fact -> rule ids (or "program X") that wanted it
         self.eligible: list[str] = []
+        self.applied: list[str] = []
         self.product: ProductType | None = catalog.product_types.get(facts["product_type"] or "")
 
     def run(self) -> Requirements:
@@ -126,6 +128,7 @@ class _Evaluation:
             permit_set=permit_set,
             items=tuple(sorted(self.items.values(), key=lambda r: APPLICATIONS.index(r.application))),
             warnings=tuple(self._missing_alerts() + self.alerts),
+            applied=tuple(self.applied),
             eligible_incentives=tuple(dict.fromkeys(self.eligible)),
         )
 
@@ -141,6 +144,9 @@ class _Evaluation:
 
     def _program(self, utility: Utility) -> Program | None:
         code = self.facts["program"]
+        if code and getattr(self.catalog.programs.get(code), "kind", "") == "incentive":
+            self.facts.incentives.add(code)  # an incentive named as the program still counts as opted in
+            code = None
         if code:
             program = self.catalog.programs.get(code)
             if program is None or code not in utility.program_codes:
@@ -157,7 +163,7 @@ class _Evaluation:
         for offered in utility.programs:
             program = self.catalog.programs[offered.code]
             if self.product.code in offered.default_for and program.open_on(self._basis(program.date_basis)):
-                self._alert("program", f"No program set: assuming {program.name} ({program.code}), "
+                self._alert("assumed", f"No program set: assuming {program.name} ({program.code}), "
                             f"the {utility.name} default for {self.product.label}.")
                 if program.date_basis != "on" and self.facts[program.date_basis] is None:
                     self._want(program.date_basis, f"program {program.code}")
@@ -167,13 +173,13 @@ class _Evaluation:
     def _check_program_dates(self, program: Program) -> None:
         day = self._basis(program.date_basis)
         known = program.date_basis == "on" or self.facts[program.date_basis] is not None
+        if not known:
+            self._want(program.date_basis, f"program {program.code}")
         if not program.open_on(day):
-            basis = "today" if not known else f"{FACTS[program.date_basis]} {day}"
+            basis = f"{FACTS[program.date_basis]} {day}" if known else f"{day} ({FACTS[program.date_basis]} unknown)"
             window = _window(program.effective_from, program.effective_to)
             self._alert("dated", f"{program.name} is not open for {basis}: it is open {window}. "
                         f"{program.closed_note}".strip())
-        elif not known:
-            self._want(program.date_basis, f"program {program.code}")
         complete, installed = self.facts["application_complete_on"], self.facts["installed_on"]
         if program.install_within_years and complete:
             deadline = _add_years(complete, program.install_within_years)
@@ -204,10 +210,12 @@ class _Evaluation:
         verdict = self._matches(rule, record_unknown=True)
         if verdict is not True:
             return
+        self.applied.append(rule.id)
         if basis != "on" and self.facts[basis] is None:
             self._want(basis, rule.id)
         for fact in rule.needs:
-            if self.facts[fact] in (None, ""):
+            value = self.pv_kw(fact) if fact in ("pv_kw_ac", "pv_kw_dc") else self.facts[fact]
+            if value in (None, "", fact):
                 self._want(fact, rule.id)
         if rule.warning:
             self._alert("dated" if basis != "on" else "notice", rule.warning, rule.id)
@@ -284,13 +292,10 @@ class _Evaluation:
 
     def _missing_alerts(self) -> list[Alert]:
         alerts = []
-        for fact, rule_ids in self.missing.items():
-            label = FACTS[fact]
-            if rule_ids:
-                message = f"Missing {label}: needed by {', '.join(rule_ids)}."
-            else:
-                message = f"Missing {label}."
-            alerts.append(Alert("missing_fact", message, tuple(rule_ids), fact))
+        for fact, wanted_by in self.missing.items():
+            needed = f": needed by {', '.join(wanted_by)}" if wanted_by else ""
+            rule_ids = tuple(w for w in wanted_by if not w.startswith("program "))
+            alerts.append(Alert("missing_fact", f"Missing {FACTS[fact]}{needed}.", rule_ids, fact))
         return alerts
 
     def _alert(self, kind: str, message: str, rule_id: str | None = None) -> None:

@@ -22,11 +22,13 @@ FORM_FIELDS = ("customer_name", "customer_email", "customer_phone", "street", "c
 
 
 def _choices() -> dict:
+    utilities = list(Utility.select().order_by(Utility.name))
+    coordinators = list(User.assignable())
     return {
         "stages": STAGES, "balls": BALL, "products": PRODUCT_TYPES,
-        "utilities": list(Utility.select().order_by(Utility.name)),
+        "utilities": utilities, "utility_options": [(u.code, u.name) for u in utilities],
         "ahjs": list(Ahj.select().order_by(Ahj.name, Ahj.state)),
-        "coordinators": list(User.assignable()),
+        "coordinators": coordinators, "coordinator_options": [(u.id, u.name) for u in coordinators],
     }
 
 
@@ -139,17 +141,24 @@ def _form_values(project: Project) -> dict:
 
 def _clean_form(form, project: Project | None) -> tuple[dict, dict]:
     """Validated values and per-field errors from a posted project form."""
-    fields = FORM_FIELDS + (("external_id",) if project is None else ())
+    # An update only touches the fields posted; a new project validates them all.
+    fields = FORM_FIELDS + ("external_id",) if project is None else tuple(f for f in FORM_FIELDS if f in form)
     cleaned = clean_project(form, find_utility_code, fields)
     values, errors = cleaned.values, dict(cleaned.errors)
+    for name in ("street", "city", "state", "zip"):
+        if name in values and values[name] is None:
+            values[name] = ""
     if "utility" in values:
         values["utility"] = Utility.get(Utility.code == values["utility"])
-    ahj = " ".join(form.get("ahj", "").split())
-    values["ahj"] = Ahj.named(ahj, values.get("state") or "") if ahj and not errors else None
-    stage = form.get("stage") or (project.stage if project else "intake")
-    if stage not in STAGES:
-        errors["stage"] = "choose a stage from the list"
-    values["stage"] = stage
+    if "ahj" in form:
+        ahj = " ".join(form.get("ahj", "").split())[:120]
+        state = values.get("state", project.state if project else "") or ""
+        values["ahj"] = Ahj.named(ahj, state) if ahj and not errors else None
+    if "stage" in form or project is None:
+        stage = form.get("stage") or "intake"
+        if stage not in STAGES:
+            errors["stage"] = "choose a stage from the list"
+        values["stage"] = stage
     if g.user.is_lead and "coordinator" in form:
         raw = form.get("coordinator", "")
         user = User.get_or_none((User.id == int(raw)) & (User.active == True)) if raw.isdigit() else None  # noqa: E712
@@ -211,8 +220,13 @@ def add_note(project_id: int):
                            **_page_context(project, note_error=str(exc), note_text=text))
     if not htmx.is_fragment_request():
         return redirect(url_for("projects.show", project_id=project.id) + "#timeline", 303)
-    return htmx.trigger(htmx.render("projects/show.html", "projects/_timeline.html", **_page_context(project)),
-                        "project-changed")
+    return htmx.render("projects/show.html", "projects/_timeline.html", **_page_context(project))
+
+
+@bp.get("/projects/<int:project_id>/timeline")
+def timeline(project_id: int):
+    """The timeline alone (refreshed when the project changes elsewhere on the page)."""
+    return htmx.render("projects/show.html", "projects/_timeline.html", **_page_context(_project(project_id)))
 
 
 @bp.post("/projects/<int:project_id>/flag")

@@ -129,8 +129,8 @@ def test_unknown_doc_type_names_file_and_rule(data_copy):
 @pytest.mark.parametrize(("file", "old", "new", "expected"), [
     ("utilities/fpl.toml", 'gate = "pre_install_required"', 'gate = "pre_install_requird"',
      "utility 'FPL': gate must be one of"),
-    ("utilities/aps.toml", 'id = "APS-PART2"', 'id = "APS-PART2"\ncolour = "red"',
-     "rule 'APS-PART2': unknown key 'colour'"),
+    ("utilities/aps.toml", 'id = "APS-PART2-GREEN-TAG"', 'id = "APS-PART2-GREEN-TAG"\ncolour = "red"',
+     "rule 'APS-PART2-GREEN-TAG': unknown key 'colour'"),
     ("utilities/oncor.toml", 'regex = "10443720\\\\d{9}"', 'regex = "10443720\\\\d{9"',
      "reference pattern 'esi_id': regex"),
     ("utilities/sce.toml", 'example = "SCE-INT-NST-396139"', 'example = "SCE-396139"',

@@ -1,0 +1,166 @@
+"""The pipeline and project pages through the test client: fragments, filters, edit, notes, flags."""
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from models import Event, Project
+from models.base import db as proxy
+from tests.conftest import login
+from tests.factories import make_project
+
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def maria(client, users):
+    return login(client, users["maria"])
+
+
+def test_pipeline_full_page_and_htmx_fragment(maria, users):
+    make_project(external_id="3763MORR", customer_name="Olivia Morrison")
+    make_project(external_id="2633REGA", customer_name="Noah Regan")
+    page = maria.get("/projects")
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200 and "<html" in body and 'id="q"' in body and "3763MORR" in body
+    frag = maria.get("/projects?q=morrison", headers=HX)
+    text = frag.get_data(as_text=True)
+    assert "<html" not in text and "3763MORR" in text and "2633REGA" not in text
+    assert "HX-Request" in frag.headers["Vary"]
+    # a history restore asks for the whole page
+    restore = maria.get("/projects?q=morrison", headers={**HX, "HX-History-Restore-Request": "true"})
+    assert "<html" in restore.get_data(as_text=True)
+
+
+def test_stage_counts_and_empty_state(maria, users):
+    make_project(stage="permitting")
+    make_project(stage="permitting")
+    make_project(stage="pto")
+    body = maria.get("/projects?stage=permitting", headers=HX).get_data(as_text=True)
+    assert 'data-stage="permitting">Permitting <b>2</b>' in body and 'data-stage="pto">PTO granted <b>1</b>' in body
+    assert "Showing 1–2 of 2 projects" in body
+    assert "No projects match these filters" in maria.get("/projects?q=zzzz", headers=HX).get_data(as_text=True)
+
+
+class QueryCounter:
+    def __init__(self, database):
+        self.database, self.count = database, 0
+
+    def __enter__(self):
+        original = self.database.execute_sql
+
+        def counting(sql, params=None, *args, **kwargs):
+            self.count += 1
+            return original(sql, params, *args, **kwargs)
+        self.database.execute_sql = counting
+        return self
+
+    def __exit__(self, *exc):
+        del self.database.execute_sql
+
+
+def test_pipeline_query_count_does_not_grow_with_rows(maria, users):
+    def queries():
+        with QueryCounter(proxy.obj) as counter:
+            assert maria.get("/projects?per_page=100", headers=HX).status_code == 200
+        return counter.count
+    for _ in range(3):
+        make_project(coordinator=users["maria"], ahj="City of Oakland")
+    few = queries()
+    for _ in range(60):
+        make_project(coordinator=users["james"], ahj="City of Fresno", utility="SCE")
+    assert queries() == few <= 8
+
+
+def test_edit_with_validation_error_keeps_input_then_saves(maria, users):
+    p = make_project(coordinator=users["maria"], customer_name="Ana")
+    form = {"customer_name": "Ana Morris", "customer_email": "not-an-email", "customer_phone": "(415) 555-0142",
+            "street": "1 Main St", "city": "Oakland", "state": "CA", "zip": "94610", "utility": "PGE",
+            "utility_account": "", "ahj": "City of Oakland", "product_type": "pv", "pv_kw_dc": "7.2",
+            "pv_kw_ac": "6", "battery_kwh": "", "program": "NBT", "stage": "design"}
+    resp = maria.post(f"/projects/{p.id}", data=form, headers=HX)
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and "<html" not in body
+    assert "Customer email &#39;not-an-email&#39; is not a valid email address" in body
+    assert 'value="Ana Morris"' in body and 'value="not-an-email"' in body
+    assert Project.get_by_id(p.id).customer_name == "Ana"  # nothing saved
+    form["customer_email"] = "ana@example.net"
+    resp = maria.post(f"/projects/{p.id}", data=form, headers=HX)
+    assert resp.status_code == 200 and "project-changed" in resp.headers["HX-Trigger"]
+    saved = Project.get_by_id(p.id)
+    assert (saved.customer_name, saved.customer_email, saved.stage, saved.ahj.name) == \
+        ("Ana Morris", "ana@example.net", "design", "City of Oakland")
+    change = Event.get(Event.project == saved, Event.kind == "change")
+    assert change.actor_id == users["maria"].id and "customer_name" in change.data
+
+
+def test_plain_post_without_htmx_redirects_303(maria, users):
+    p = make_project(coordinator=users["maria"])
+    resp = maria.post(f"/projects/{p.id}", data={"customer_name": "New Name", "utility": "SCE", "stage": "intake",
+                                                 "product_type": "pv"})
+    assert resp.status_code == 303 and resp.headers["Location"] == f"/projects/{p.id}"
+    assert Project.get_by_id(p.id).utility.code == "SCE"
+
+
+def test_coordinator_cannot_edit_anothers_project_but_can_note_and_flag(maria, users):
+    p = make_project(coordinator=users["james"])
+    assert maria.get(f"/projects/{p.id}/edit").status_code == 403
+    assert maria.post(f"/projects/{p.id}", data={"customer_name": "X"}).status_code == 403
+    assert maria.post(f"/projects/{p.id}/notes", data={"body": "FYI"}, headers=HX).status_code == 200
+    assert maria.post(f"/projects/{p.id}/flag", data={"reason": "Stuck"}).status_code == 303
+
+
+def test_notes_inline_and_empty_note_refused(maria, users):
+    p = make_project()
+    resp = maria.post(f"/projects/{p.id}/notes", data={"body": "  "}, headers=HX)
+    assert resp.status_code == 422 and "a note cannot be empty" in resp.get_data(as_text=True)
+    resp = maria.post(f"/projects/{p.id}/notes", data={"body": "Called <b>utility</b>"}, headers=HX)
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "<html" not in body and "Called &lt;b&gt;utility&lt;/b&gt;" in body
+
+
+def test_flag_shows_on_timeline_and_leads_list(client, users):
+    login(client, users["maria"])
+    p = make_project(external_id="FLAG1")
+    resp = client.post(f"/projects/{p.id}/flag", data={"reason": ""})
+    assert resp.status_code == 422 and "say why" in resp.get_data(as_text=True)
+    client.post(f"/projects/{p.id}/flag", data={"reason": "SCE silent for 3 weeks"})
+    show = client.get(f"/projects/{p.id}").get_data(as_text=True)
+    assert "SCE silent for 3 weeks" in show and "Flagged to lead" in show
+    client.post("/logout")
+    login(client, users["lead"])
+    flagged = client.get("/flagged").get_data(as_text=True)
+    assert "FLAG1" in flagged and "Maria Ortiz" in flagged
+    client.post(f"/projects/{p.id}/unflag", data={"note": "called SCE", "back": "flagged"})
+    assert "FLAG1" not in client.get("/flagged").get_data(as_text=True)
+
+
+def test_lead_reassigns_and_creates_projects(client, users):
+    login(client, users["lead"])
+    p = make_project(coordinator=users["maria"])
+    client.post(f"/projects/{p.id}", data={"customer_name": p.customer_name, "utility": "PGE", "stage": "intake",
+                                           "product_type": "pv", "coordinator": str(users["james"].id)})
+    assert Project.get_by_id(p.id).coordinator_id == users["james"].id
+    resp = client.post("/projects/new", data={"external_id": "NEW1", "customer_name": "", "utility": "PGE"})
+    assert resp.status_code == 422 and "Customer name is required" in resp.get_data(as_text=True)
+    resp = client.post("/projects/new", data={"external_id": "NEW1", "customer_name": "Zed", "utility": "PGE",
+                                              "product_type": "pv", "stage": "intake"})
+    assert resp.status_code == 303
+    again = client.post("/projects/new", data={"external_id": "NEW1", "customer_name": "Zed", "utility": "PGE"})
+    assert "project NEW1 already exists" in again.get_data(as_text=True)
+
+
+def test_export_is_the_filtered_pipeline_in_import_layout(maria, users):
+    make_project(external_id="E1", utility="SCE", refs={"utility_part1": ("SUBMITTED", "SCE-INT-1")})
+    make_project(external_id="E2", utility="PGE")
+    resp = maria.get("/projects/export.csv?utility=SCE")
+    assert resp.headers["Content-Disposition"].startswith("attachment")
+    rows = list(csv.DictReader(io.StringIO(resp.get_data(as_text=True))))
+    assert [r["external_id"] for r in rows] == ["E1"]
+    assert rows[0]["utility"] == "SCE" and rows[0]["utility_application_id"] == "SCE-INT-1"
+
+
+def test_unknown_project_is_404(maria):
+    assert maria.get("/projects/999999").status_code == 404
