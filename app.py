@@ -19,7 +19,7 @@ csrf = CSRFProtect()
 
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the Flask app from the environment, with overrides (tests) on top."""
-    settings = config.load().with_overrides(overrides)
+    settings = config.load(overrides=overrides)
     app = Flask(__name__)
     app.config.update(
         IXDESK=settings,

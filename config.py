@@ -117,9 +117,10 @@ def _int(env: dict, name: str, default: int, low: int, high: int) -> int:
     return value
 
 
-def load(env: dict | None = None) -> Config:
-    """Read and validate every setting; raises ConfigError naming the bad variable."""
+def load(env: dict | None = None, overrides: dict | None = None) -> Config:
+    """Read and validate every setting, then apply overrides; raises ConfigError naming the bad variable."""
     env = dict(os.environ if env is None else env)
+    overrides = overrides or {}
     broker_url = _broker_url(env)
     embedded = broker_url in EMBEDDED_BROKERS
     level = env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
@@ -130,14 +131,14 @@ def load(env: dict | None = None) -> Config:
     return Config(
         database_url=_database_url(env),
         broker_url=broker_url,
-        secret_key=_secret_key(env, embedded),
+        secret_key=overrides.get("secret_key") or _secret_key(env, embedded),
         storage_dir=storage.resolve(),
         log_level=level,
         broker_namespace=namespace,
         cookie_secure=_bool(env, "COOKIE_SECURE", default=not embedded),
         max_upload_mb=_int(env, "MAX_UPLOAD_MB", 25, 1, 2048),
         embedded_worker=embedded,
-    )
+    ).with_overrides(overrides)
 
 
 def configure_logging(level: str) -> None:

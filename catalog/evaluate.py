@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Iterable
 
@@ -115,6 +115,8 @@ class _Evaluation:
             self._alert("program", f"Unknown product type '{self.facts['product_type']}'.")
         if utility:
             offered = set(utility.program_codes)
+            for code in sorted(self.facts.incentives):
+                self._check_incentive(utility, code)
             for rule in utility.rules:
                 self._apply(rule, program, offered)
             self._gate(utility)
@@ -176,7 +178,12 @@ class _Evaluation:
         if not known:
             self._want(program.date_basis, f"program {program.code}")
         if not program.open_on(day):
-            basis = f"{FACTS[program.date_basis]} {day}" if known else f"{day} ({FACTS[program.date_basis]} unknown)"
+            if program.date_basis == "on":
+                basis = str(day)
+            elif known:
+                basis = f"{FACTS[program.date_basis]} {day}"
+            else:
+                basis = f"{day} ({FACTS[program.date_basis]} unknown)"
             window = _window(program.effective_from, program.effective_to)
             self._alert("dated", f"{program.name} is not open for {basis}: it is open {window}. "
                         f"{program.closed_note}".strip())
@@ -187,6 +194,13 @@ class _Evaluation:
                 self._alert("dated", f"{program.name} requires installation within "
                             f"{program.install_within_years} years of a complete application "
                             f"(by {deadline}); {'installed ' + str(installed) if installed else 'not installed yet'}.")
+
+    def _check_incentive(self, utility: Utility, code: str) -> None:
+        program = self.catalog.programs.get(code)
+        if program is None or code not in utility.program_codes:
+            self._alert("program", f"Incentive '{code}' is not offered by {utility.name}.")
+        else:
+            self._check_program_dates(program)
 
     def _permit_set(self) -> PermitSet | None:
         code = self.facts.permit_set or DEFAULT_PERMIT_SET
@@ -200,7 +214,8 @@ class _Evaluation:
             opted = [code for code in rule.programs if code in self.facts.incentives]
             if not opted:
                 if self._matches(rule, record_unknown=False) is True:
-                    self.eligible.extend(code for code in rule.programs if code in offered)
+                    self.eligible.extend(code for code in rule.programs if code in offered
+                                         and self.catalog.programs[code].open_on(self.on))
                 return
         elif rule.programs and (program is None or program.code not in rule.programs):
             return
@@ -220,13 +235,10 @@ class _Evaluation:
         if rule.warning:
             self._alert("dated" if basis != "on" else "notice", rule.warning, rule.id)
         for code in rule.forms:
-            form = self._form(code)
+            form = self.catalog.forms[code]
             self._add(rule, form.doc_type, form)
         for code in rule.docs:
             self._add(rule, code, None)
-
-    def _form(self, code: str) -> Form:
-        return self.catalog.forms[code]
 
     def _add(self, rule: Rule, doc_type: str, form: Form | None) -> None:
         key = (rule.application, doc_type, form.code if form else None)
@@ -301,16 +313,17 @@ class _Evaluation:
     def _alert(self, kind: str, message: str, rule_id: str | None = None) -> None:
         self.alerts.append(Alert(kind, message, (rule_id,) if rule_id else ()))
 
-    def pv_kw(self, fact: str) -> float | None | str:
+    def pv_kw(self, fact: str) -> float | str:
         """PV size; a product without PV has 0 kW, an unknown size returns the fact name."""
         if self.product is not None and not self.product.has_pv:
             return 0.0
         value = self.facts[fact]
         return fact if value is None else float(value)
 
-    def has_battery(self) -> bool | str:
+    def has_battery(self) -> bool | None:
+        """From the product type, or battery kWh on a product that may carry one (solar roof + battery)."""
         if self.product is None:
-            return "product_type"
+            return None
         kwh = self.facts["battery_kwh"]
         return self.product.has_battery or bool(kwh and kwh > 0)
 
@@ -343,10 +356,16 @@ def _tests(when: Condition) -> Iterable:
     if when.battery_kwh_above is not None:
         limit = when.battery_kwh_above
         yield lambda ev: "battery_kwh" if ev.facts["battery_kwh"] is None else ev.facts["battery_kwh"] > limit
+    def product(wanted: bool, has) -> Any:
+        def test(ev: _Evaluation) -> bool | str:
+            value = has(ev)
+            return "product_type" if value is None else value == wanted
+        return test
+
     if when.has_pv is not None:
-        yield lambda ev: "product_type" if ev.product is None else ev.product.has_pv == when.has_pv
+        yield product(when.has_pv, lambda ev: ev.product.has_pv if ev.product else None)
     if when.has_battery is not None:
-        yield lambda ev: (lambda b: b if isinstance(b, str) else b == when.has_battery)(ev.has_battery())
+        yield product(when.has_battery, _Evaluation.has_battery)
     for name in ("export_limited", "new_home", "third_party_owned", "main_panel_upgrade"):
         wanted = getattr(when, name)
         if wanted is not None:

@@ -71,7 +71,7 @@ class _Table:
             return None
         return self.data[key]
 
-    def str(self, key: str, required: bool = False, default: str = "") -> str:
+    def text(self, key: str, required: bool = False, default: str = "") -> str:
         value = self.raw(key, required)
         if value is None:
             return default
@@ -80,10 +80,10 @@ class _Table:
             return default
         return value
 
-    def opt_str(self, key: str) -> str | None:
-        return self.str(key) or None
+    def optional_text(self, key: str) -> str | None:
+        return self.text(key) or None
 
-    def strs(self, key: str) -> tuple[str, ...]:
+    def texts(self, key: str) -> tuple[str, ...]:
         value = self.raw(key)
         if value is None:
             return ()
@@ -94,7 +94,7 @@ class _Table:
             return ()
         return tuple(value)
 
-    def bool(self, key: str, default: bool | None = None) -> bool | None:
+    def flag(self, key: str, default: bool | None = None) -> bool | None:
         value = self.raw(key)
         if value is None:
             return default
@@ -103,7 +103,7 @@ class _Table:
             return default
         return value
 
-    def num(self, key: str) -> float | None:
+    def number(self, key: str) -> float | None:
         value = self.raw(key)
         if value is None:
             return None
@@ -112,7 +112,7 @@ class _Table:
             return None
         return float(value)
 
-    def int(self, key: str) -> int | None:
+    def integer(self, key: str) -> int | None:
         value = self.raw(key)
         if value is None:
             return None
@@ -121,7 +121,7 @@ class _Table:
             return None
         return value
 
-    def date(self, key: str) -> date | None:
+    def day(self, key: str) -> date | None:
         value = self.raw(key)
         if value is None:
             return None
@@ -225,41 +225,41 @@ class _Loader:
             t.error("product type code must be lower_case")
         return ProductType(
             code=code,
-            label=t.str("label", required=True),
-            has_pv=bool(t.bool("has_pv", False)),
-            has_battery=bool(t.bool("has_battery", False)),
-            description=t.str("description"),
+            label=t.text("label", required=True),
+            has_pv=bool(t.flag("has_pv", False)),
+            has_battery=bool(t.flag("has_battery", False)),
+            description=t.text("description"),
         )
 
     def _doc_type(self, code: str, t: _Table) -> DocType:
         _check_code(t, code)
         return DocType(
             code=code,
-            label=t.str("label", required=True),
-            description=t.str("description"),
-            signer=t.strs("signer"),
-            requested_from=t.str("requested_from"),
-            max_age_days=t.int("max_age_days"),
-            must_match=t.strs("must_match"),
-            aliases=t.strs("aliases"),
+            label=t.text("label", required=True),
+            description=t.text("description"),
+            signer=t.texts("signer"),
+            requested_from=t.text("requested_from"),
+            max_age_days=t.integer("max_age_days"),
+            must_match=t.texts("must_match"),
+            aliases=t.texts("aliases"),
         )
 
     def _program(self, code: str, t: _Table) -> Program:
         _check_code(t, code)
         program = Program(
             code=code,
-            name=t.str("name", required=True),
-            kind=t.str("kind", required=True),
-            description=t.str("description", required=True),
-            source=t.str("source", required=True),
-            aka=t.strs("aka"),
-            states=t.strs("states"),
-            effective_from=t.date("effective_from"),
-            effective_to=t.date("effective_to"),
-            date_basis=t.str("date_basis", default="on"),
-            closed_note=t.str("closed_note"),
-            install_within_years=t.int("install_within_years"),
-            verified=bool(t.bool("verified", True)),
+            name=t.text("name", required=True),
+            kind=t.text("kind", required=True),
+            description=t.text("description", required=True),
+            source=t.text("source", required=True),
+            aka=t.texts("aka"),
+            states=t.texts("states"),
+            effective_from=t.day("effective_from"),
+            effective_to=t.day("effective_to"),
+            date_basis=t.text("date_basis", default="on"),
+            closed_note=t.text("closed_note"),
+            install_within_years=t.integer("install_within_years"),
+            verified=bool(t.flag("verified", True)),
         )
         _check_choice(t, "kind", program.kind, PROGRAM_KINDS)
         _check_choice(t, "date_basis", program.date_basis, DATE_BASES)
@@ -274,12 +274,12 @@ class _Loader:
             ft = t.child(data, f"form '{code}'")
             form = Form(
                 code=code,
-                name=ft.str("name", required=True),
-                doc_type=ft.str("doc_type", required=True),
-                number=ft.opt_str("number"),
-                version=ft.opt_str("version"),
-                url=ft.opt_str("url"),
-                verified=bool(ft.bool("verified", True)),
+                name=ft.text("name", required=True),
+                doc_type=ft.text("doc_type", required=True),
+                number=ft.optional_text("number"),
+                version=ft.optional_text("version"),
+                url=ft.optional_text("url"),
+                verified=bool(ft.flag("verified", True)),
             )
             ft.done()
             _check_code(ft, code)
@@ -307,39 +307,39 @@ class _Loader:
     def _rule(self, t: _Table) -> Rule:
         when = t.child(t.mapping("when"), f"{t.entry} when")
         condition = Condition(
-            kw_ac_above=when.num("kw_ac_above"),
-            kw_ac_at_least=when.num("kw_ac_at_least"),
-            kw_ac_at_most=when.num("kw_ac_at_most"),
-            kw_dc_above=when.num("kw_dc_above"),
-            kw_dc_at_most=when.num("kw_dc_at_most"),
-            battery_kwh_above=when.num("battery_kwh_above"),
-            has_pv=when.bool("has_pv"),
-            has_battery=when.bool("has_battery"),
-            export_limited=when.bool("export_limited"),
-            new_home=when.bool("new_home"),
-            third_party_owned=when.bool("third_party_owned"),
-            main_panel_upgrade=when.bool("main_panel_upgrade"),
-            states=when.strs("states"),
+            kw_ac_above=when.number("kw_ac_above"),
+            kw_ac_at_least=when.number("kw_ac_at_least"),
+            kw_ac_at_most=when.number("kw_ac_at_most"),
+            kw_dc_above=when.number("kw_dc_above"),
+            kw_dc_at_most=when.number("kw_dc_at_most"),
+            battery_kwh_above=when.number("battery_kwh_above"),
+            has_pv=when.flag("has_pv"),
+            has_battery=when.flag("has_battery"),
+            export_limited=when.flag("export_limited"),
+            new_home=when.flag("new_home"),
+            third_party_owned=when.flag("third_party_owned"),
+            main_panel_upgrade=when.flag("main_panel_upgrade"),
+            states=when.texts("states"),
         )
         when.done()
         _check_states(when, condition.states)
         rule = Rule(
-            id=t.str("id", required=True),
-            application=t.str("application", required=True),
-            explanation=t.str("explanation", required=True),
-            source=t.str("source", required=True),
-            effective_from=t.date("effective_from"),
-            effective_to=t.date("effective_to"),
-            date_basis=t.str("date_basis", default="on"),
-            programs=t.strs("programs"),
-            products=t.strs("products"),
+            id=t.text("id", required=True),
+            application=t.text("application", required=True),
+            explanation=t.text("explanation", required=True),
+            source=t.text("source", required=True),
+            effective_from=t.day("effective_from"),
+            effective_to=t.day("effective_to"),
+            date_basis=t.text("date_basis", default="on"),
+            programs=t.texts("programs"),
+            products=t.texts("products"),
             when=condition,
-            docs=t.strs("docs"),
-            forms=t.strs("forms"),
-            needs=t.strs("needs"),
-            warning=t.str("warning"),
-            note=t.str("note"),
-            verified=bool(t.bool("verified", True)),
+            docs=t.texts("docs"),
+            forms=t.texts("forms"),
+            needs=t.texts("needs"),
+            warning=t.text("warning"),
+            note=t.text("note"),
+            verified=bool(t.flag("verified", True)),
         )
         t.done()
         return rule
@@ -383,8 +383,8 @@ class _Loader:
 
     def _ruleset(self, path: Path) -> tuple[tuple[Rule, ...], dict[str, Form]]:
         t = self._read(path, "ruleset")
-        t.str("name", required=True)
-        t.str("description")
+        t.text("name", required=True)
+        t.text("description")
         forms = self._forms(t)
         rules = self._rules(t, forms, None, ("utility_part1", "utility_part2", "incentive"))
         t.done()
@@ -394,12 +394,12 @@ class _Loader:
         t = self._read(path, "permit set")
         forms = self._forms(t)
         permit_set = PermitSet(
-            code=t.str("code", required=True),
-            name=t.str("name", required=True),
-            platform=t.str("platform", required=True),
-            description=t.str("description", required=True),
-            source=t.str("source", required=True),
-            fee_usd=t.num("fee_usd"),
+            code=t.text("code", required=True),
+            name=t.text("name", required=True),
+            platform=t.text("platform", required=True),
+            description=t.text("description", required=True),
+            source=t.text("source", required=True),
+            fee_usd=t.number("fee_usd"),
             rules=self._rules(t, forms, (), ("ahj_permit",)),
         )
         t.done()
@@ -413,15 +413,15 @@ class _Loader:
         _check_code(t, code if isinstance(code, str) else "")
         portal_t = t.child(t.mapping("portal"), f"{t.entry} portal")
         portal = Portal(
-            name=portal_t.str("name", required=True),
-            platform=portal_t.str("platform", required=True),
-            url=portal_t.opt_str("url"),
-            verified=bool(portal_t.bool("verified", True)),
+            name=portal_t.text("name", required=True),
+            platform=portal_t.text("platform", required=True),
+            url=portal_t.optional_text("url"),
+            verified=bool(portal_t.flag("verified", True)),
         )
         portal_t.done()
         programs = tuple(self._list(t, "programs", self._utility_program))
         offered = {p.code for p in programs}
-        include = t.strs("include")
+        include = t.texts("include")
         shared_rules: tuple[Rule, ...] = ()
         forms: dict[str, Form] = {}
         for name in include:
@@ -437,24 +437,24 @@ class _Loader:
                     t.error(f"included rule '{rule.id}' names programs not offered here: {', '.join(missing)}")
         forms.update(self._forms(t))
         utility = Utility(
-            code=t.str("code", required=True),
-            name=t.str("name", required=True),
-            aliases=t.strs("aliases"),
-            states=t.strs("states"),
-            gate=t.str("gate", required=True),
+            code=t.text("code", required=True),
+            name=t.text("name", required=True),
+            aliases=t.texts("aliases"),
+            states=t.texts("states"),
+            gate=t.text("gate", required=True),
             portal=portal,
-            source=t.str("source", required=True),
-            eia_id=t.int("eia_id"),
-            eia_id_verified=bool(t.bool("eia_id_verified", True)),
-            gate_note=t.str("gate_note"),
+            source=t.text("source", required=True),
+            eia_id=t.integer("eia_id"),
+            eia_id_verified=bool(t.flag("eia_id_verified", True)),
+            gate_note=t.text("gate_note"),
             programs=programs,
             tiers=tuple(self._list(t, "tiers", self._tier)),
             fees=tuple(self._list(t, "fees", self._fee)),
             sla=tuple(self._list(t, "sla", self._sla)),
             reference_patterns=tuple(self._list(t, "reference_patterns", self._pattern)),
             notice_phrases=tuple(self._list(t, "notice_phrases", self._phrase)),
-            sender_domains=t.strs("sender_domains"),
-            notes=t.strs("notes"),
+            sender_domains=t.texts("sender_domains"),
+            notes=t.texts("notes"),
             forms=forms,
             # Included rules come first so shared CA rules read before a utility's own.
             rules=shared_rules + self._rules(t, forms, offered, ("utility_part1", "utility_part2", "incentive")),
@@ -476,7 +476,7 @@ class _Loader:
         return items
 
     def _utility_program(self, t: _Table) -> UtilityProgram:
-        program = UtilityProgram(code=t.str("code", required=True), default_for=t.strs("default_for"))
+        program = UtilityProgram(code=t.text("code", required=True), default_for=t.texts("default_for"))
         t.entry = f"program '{program.code}'"
         if program.code and program.code not in self.programs:
             t.error(f"unknown program '{program.code}'")
@@ -487,12 +487,12 @@ class _Loader:
 
     def _tier(self, t: _Table) -> Tier:
         tier = Tier(
-            name=t.str("name", required=True),
-            kw_ac_above=t.num("kw_ac_above"),
-            kw_ac_at_most=t.num("kw_ac_at_most"),
-            fee_usd=t.num("fee_usd"),
-            note=t.str("note"),
-            verified=bool(t.bool("verified", True)),
+            name=t.text("name", required=True),
+            kw_ac_above=t.number("kw_ac_above"),
+            kw_ac_at_most=t.number("kw_ac_at_most"),
+            fee_usd=t.number("fee_usd"),
+            note=t.text("note"),
+            verified=bool(t.flag("verified", True)),
         )
         t.entry = f"tier '{tier.name}'"
         low, high = tier.kw_ac_above, tier.kw_ac_at_most
@@ -503,11 +503,11 @@ class _Loader:
     def _fee(self, t: _Table) -> Fee:
         t.raw("usd", required=True)
         fee = Fee(
-            name=t.str("name", required=True),
-            usd=t.num("usd") or 0.0,
-            application=t.str("application", required=True),
-            note=t.str("note"),
-            verified=bool(t.bool("verified", True)),
+            name=t.text("name", required=True),
+            usd=t.number("usd") or 0.0,
+            application=t.text("application", required=True),
+            note=t.text("note"),
+            verified=bool(t.flag("verified", True)),
         )
         t.entry = f"fee '{fee.name}'"
         _check_choice(t, "application", fee.application, APPLICATIONS)
@@ -515,11 +515,11 @@ class _Loader:
 
     def _sla(self, t: _Table) -> Sla:
         sla = Sla(
-            step=t.str("step", required=True),
-            business_days=t.int("business_days"),
-            calendar_days=t.int("calendar_days"),
-            note=t.str("note"),
-            verified=bool(t.bool("verified", True)),
+            step=t.text("step", required=True),
+            business_days=t.integer("business_days"),
+            calendar_days=t.integer("calendar_days"),
+            note=t.text("note"),
+            verified=bool(t.flag("verified", True)),
         )
         t.entry = f"sla '{sla.step}'"
         if sla.business_days is None and sla.calendar_days is None:
@@ -527,9 +527,9 @@ class _Loader:
         return sla
 
     def _pattern(self, t: _Table) -> ReferencePattern:
-        kind = t.str("kind", required=True)
-        source = t.str("regex", required=True)
-        example = t.str("example")
+        kind = t.text("kind", required=True)
+        source = t.text("regex", required=True)
+        example = t.text("example")
         t.entry = f"reference pattern '{kind}'"
         try:
             regex = re.compile(source)
@@ -540,12 +540,12 @@ class _Loader:
             if example and not regex.fullmatch(example):
                 t.error(f"regex {source!r} does not match its example {example!r}")
         return ReferencePattern(
-            kind=kind, regex=regex, example=example, note=t.str("note"),
-            verified=bool(t.bool("verified", True)),
+            kind=kind, regex=regex, example=example, note=t.text("note"),
+            verified=bool(t.flag("verified", True)),
         )
 
     def _phrase(self, t: _Table) -> NoticePhrase:
-        phrase = NoticePhrase(phrase=t.str("phrase", required=True), status=t.str("status", required=True))
+        phrase = NoticePhrase(phrase=t.text("phrase", required=True), status=t.text("status", required=True))
         t.entry = f"notice phrase '{phrase.phrase}'"
         _check_choice(t, "status", phrase.status, STATUSES)
         return phrase

@@ -169,6 +169,7 @@ def test_alias_colliding_across_utilities_is_an_error(data_copy):
 
 
 def test_rule_window_must_be_ordered(data_copy):
-    _edit(data_copy / "programs.toml", "effective_to = 2023-04-15", "effective_from = 2024-01-01\neffective_to = 2023-04-15")
+    _edit(data_copy / "programs.toml", "effective_to = 2023-04-15",
+          "effective_from = 2024-01-01\neffective_to = 2023-04-15")
     message = _error(data_copy)
     assert "programs.toml: entry 'NEM2': effective_from 2024-01-01 must be before effective_to 2023-04-15" in message
