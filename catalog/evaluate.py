@@ -191,9 +191,10 @@ class _Evaluation:
         if program.install_within_years and complete:
             deadline = _add_years(complete, program.install_within_years)
             if (installed or self.on) > deadline:
+                status = f"installed {installed}" if installed else "not installed yet"
                 self._alert("dated", f"{program.name} requires installation within "
                             f"{program.install_within_years} years of a complete application "
-                            f"(by {deadline}); {'installed ' + str(installed) if installed else 'not installed yet'}.")
+                            f"(by {deadline}); {status}.")
 
     def _check_incentive(self, utility: Utility, code: str) -> None:
         program = self.catalog.programs.get(code)

@@ -375,7 +375,7 @@ class _Loader:
             elif code not in offered:
                 t.error(f"program '{code}' is not offered here (offered: {', '.join(sorted(offered))})")
             elif (program.kind == "incentive") != (rule.application == "incentive"):
-                t.error(f"program '{code}' is a {program.kind}; it cannot drive a {rule.application} rule")
+                t.error(f"program '{code}' is a {program.kind}; it cannot drive a rule for {rule.application}")
         if rule.application == "incentive" and not rule.programs:
             t.error("an incentive rule must name its incentive program(s)")
         if not (rule.docs or rule.forms or rule.warning):

@@ -115,8 +115,10 @@ def _filtered(query, conds):
 
 def rows_query(f: PipelineFilter):
     """Projects for the list with their utility, AHJ and coordinator in one query."""
-    order = SORTS[f.sort]
-    order = order.asc(nulls="LAST") if f.dir == "asc" else order.desc(nulls="LAST")
+    column = SORTS[f.sort]
+    # NULLS LAST only where a column can be null: on a NOT NULL column it would stop the index serving the sort.
+    nulls = {"nulls": "LAST"} if column.null or column.model is not Project else {}
+    order = column.asc(**nulls) if f.dir == "asc" else column.desc(**nulls)
     tiebreak = Project.id.asc() if f.dir == "asc" else Project.id.desc()
     query = (Project.select(Project, Utility, Ahj, Coordinator)
              .join(Utility, on=(Project.utility == Utility.id))

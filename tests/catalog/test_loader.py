@@ -145,6 +145,25 @@ def test_unknown_doc_type_names_file_and_rule(data_copy):
      "unknown program 'POWER_PAIR'"),
     ("utilities/heco.toml", 'products = ["pv", "pv_battery", "solar_roof"]',
      'products = ["pv", "pv_batt", "solar_roof"]', "unknown product type 'pv_batt'"),
+    ("utilities/srp.toml", 'needs = ["utility_account"]', 'needs = ["account"]',
+     "rule 'SRP-PART1': needs unknown fact 'account'"),
+    ("utilities/pge.toml", 'include = ["ca_iou"]', 'include = ["ca_iou", "nv_iou"]',
+     "includes unknown ruleset 'nv_iou'"),
+    ("utilities/pge.toml", 'forms = ["PGE_AA", "PGE_SNEM_APP"]', 'forms = ["PGE_AA", "PGE_SNEM"]',
+     "rule 'PGE-PART1-SHORT': unknown form 'PGE_SNEM'"),
+    ("utilities/xcel_co.toml", 'programs = ["SOLAR_REWARDS"]\nwhen', 'programs = ["NET_METERING"]\nwhen',
+     "program 'NET_METERING' is a tariff; it cannot drive a rule for incentive"),
+    ("utilities/fpl.toml", 'states = ["FL"]', 'states = ["Florida"]', "'Florida' is not a 2-letter US state code"),
+    ("utilities/heco.toml", 'status = "APPROVED_TO_INSTALL"', 'status = "APPROVED"',
+     "notice phrase 'conditionally approved': status must be one of"),
+    ("permits/solarapp.toml", 'application = "ahj_permit"', 'application = "utility_part1"',
+     "rule 'SOLARAPP-APPROVAL': application must be one of ahj_permit"),
+    ("utilities/srp.toml", 'docs = ["AHJ_FINAL"]', 'note = "x"',
+     "rule 'SRP-PART2-FINAL': a rule must require docs or forms, or carry a warning"),
+    ("utilities/sdge.toml", 'programs = ["NOTIFICATION_ONLY"]', 'programs = ["POWERPAIR"]',
+     "program 'POWERPAIR' is not offered here"),
+    ("rulesets/ca_iou.toml", 'doc_type = "CSLB_DISCLOSURE"', 'doc_type = "CSLB"',
+     "form 'CSLB_SOLAR_DISCLOSURE': unknown doc type 'CSLB'"),
 ])
 def test_broken_file_error_names_file_and_entry(data_copy, file, old, new, expected):
     _edit(data_copy / file, old, new)
@@ -173,3 +192,16 @@ def test_rule_window_must_be_ordered(data_copy):
           "effective_from = 2024-01-01\neffective_to = 2023-04-15")
     message = _error(data_copy)
     assert "programs.toml: entry 'NEM2': effective_from 2024-01-01 must be before effective_to 2023-04-15" in message
+
+
+def test_included_rules_must_use_programs_the_utility_offers(data_copy):
+    _edit(data_copy / "utilities" / "sce.toml", '[[programs]]\ncode = "SGIP"\n', "")
+    message = _error(data_copy)
+    assert "sce.toml: utility 'SCE': included rule 'CA-SGIP-RESERVATION' names programs not offered here: SGIP" \
+        in message
+
+
+def test_missing_shared_file_is_an_error(data_copy):
+    (data_copy / "programs.toml").unlink()
+    message = _error(data_copy)
+    assert "programs.toml: file is missing" in message
