@@ -132,10 +132,15 @@ def catalog_check():
 
 @demo_cli.command("seed")
 @click.option("--projects", default=200, show_default=True)
-def demo_seed(projects):
+@click.option("--force", is_flag=True, help="Seed even in production (demo logins have published passwords).")
+def demo_seed(projects, force):
     """Create demo users and projects when the database has no projects (prints credentials once)."""
+    from flask import current_app
     from models import Project
     from models.demo import seed
+    if current_app.config["IXDESK"].production and not force:
+        raise click.ClickException("refusing to seed demo users with published passwords in production; "
+                                   "use --force on a staging copy")
     with db.connection_context():
         if Project.select().exists():
             click.echo("database already has projects; demo seed skipped")
