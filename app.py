@@ -10,6 +10,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 import config
+from catalog import CatalogError
 from models.base import connect, db
 from web.htmx import htmx
 
@@ -36,7 +37,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     )
     configure_logging(settings)
     connect_database(app, settings)
-    check_catalog()
+    check_catalog(settings)
     csrf.init_app(app)
     htmx.init_app(app)
     register_blueprints(app)
@@ -63,10 +64,10 @@ def connect_database(app: Flask, settings: config.Config) -> None:
             db.close()
 
 
-def check_catalog() -> None:
+def check_catalog(settings: config.Config) -> None:
     """Refuse to start on an invalid catalog: a wrong rule is worse than no rule."""
-    from models.catalog_ref import current
-    current()
+    from models import catalog_ref
+    catalog_ref.load(settings.catalog_dir)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -99,3 +100,5 @@ if __name__ == "__main__":
         serve(port=int(os.environ.get("PORT", "5000")))
     except config.ConfigError as exc:
         sys.exit(f"configuration error: {exc}")
+    except CatalogError as exc:
+        sys.exit(f"refusing to start: {exc}")

@@ -29,6 +29,7 @@ class Config:
     broker_namespace: str = "ixdesk"
     cookie_secure: bool = False
     max_upload_mb: int = 25
+    catalog_dir: Path | None = None
     # Start the in-process Dramatiq worker (embedded mode only).
     embedded_worker: bool = True
     testing: bool = False
@@ -117,6 +118,16 @@ def _int(env: dict, name: str, default: int, low: int, high: int) -> int:
     return value
 
 
+def _catalog_dir(env: dict) -> Path | None:
+    raw = env.get("CATALOG_DIR", "").strip()
+    if not raw:
+        return None
+    path = Path(raw)
+    if not path.is_dir():
+        raise ConfigError(f"CATALOG_DIR: {raw!r} is not a folder")
+    return path.resolve()
+
+
 def load(env: dict | None = None, overrides: dict | None = None) -> Config:
     """Read and validate every setting, then apply overrides; raises ConfigError naming the bad variable."""
     env = dict(os.environ if env is None else env)
@@ -137,6 +148,7 @@ def load(env: dict | None = None, overrides: dict | None = None) -> Config:
         broker_namespace=namespace,
         cookie_secure=_bool(env, "COOKIE_SECURE", default=not embedded),
         max_upload_mb=_int(env, "MAX_UPLOAD_MB", 25, 1, 2048),
+        catalog_dir=_catalog_dir(env),
         embedded_worker=embedded,
     ).with_overrides(overrides)
 

@@ -1,6 +1,7 @@
 """The domain: peewee models and the rules that belong to them (no Flask, no broker)."""
 from models.applications import Application
 from models.base import db
+from models.checklists import ChecklistItem
 from models.events import Event
 from models.jobs import Job
 from models.places import Ahj, Utility
@@ -8,6 +9,6 @@ from models.projects import Project
 from models.users import User
 
 # Creation order: every model after the ones it references.
-MODELS = [User, Utility, Ahj, Project, Application, Event, Job]
+MODELS = [User, Utility, Ahj, Project, Application, Event, Job, ChecklistItem]
 
-__all__ = ["MODELS", "Ahj", "Application", "Event", "Job", "Project", "User", "Utility", "db"]
+__all__ = ["MODELS", "Ahj", "Application", "ChecklistItem", "Event", "Job", "Project", "User", "Utility", "db"]

@@ -1,14 +1,22 @@
-"""The loaded requirements catalog, shared by the process (loaded once, validated at load)."""
+"""The requirements catalog this process uses: loaded and validated once, at start."""
 from __future__ import annotations
 
-from functools import lru_cache
+from pathlib import Path
 
 import catalog
 
+_loaded: "catalog.Catalog | None" = None
 
-@lru_cache(maxsize=1)
-def current():
-    return catalog.load_catalog()
+
+def load(path: str | Path | None = None) -> "catalog.Catalog":
+    """Load and validate the catalog at path (bundled data when None) and use it from now on."""
+    global _loaded
+    _loaded = catalog.load_catalog(path) if path else catalog.default_catalog()
+    return _loaded
+
+
+def current() -> "catalog.Catalog":
+    return _loaded if _loaded is not None else load()
 
 
 def find_utility_code(text: str) -> str | None:

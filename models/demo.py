@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+from models import checklists
 from models.applications import Application
 from models.base import db, utcnow
 from models.events import Event
@@ -127,6 +128,13 @@ def _project(rng, n, utility, stage, coordinator, lead, today):
     project.refresh_rollups()
     project.save()
     Event.record(project, "import", None, summary="Created from the CRM", actor_label="demo")
+    checklists.sync(project)
+    # Paperwork behind an approval was accepted; show that, as a real desk would.
+    done = [kind for kind, status in (("utility_part1", part1), ("ahj_permit", permit), ("utility_part2", part2))
+            if status in ("APPROVED_TO_INSTALL", "PTO_GRANTED", "METER_ORDERED", "COMPLETION_SUBMITTED")]
+    if done:
+        checklists.ChecklistItem.update(status="accepted").where(
+            checklists.ChecklistItem.project == project, checklists.ChecklistItem.application.in_(done)).execute()
     for _ in range(rng.randint(0, 3)):
         Event.create(project=project, kind="note", actor=coordinator or lead, summary="Note",
                      body=rng.choice(NOTES), created_at=created + dt.timedelta(days=rng.randint(0, age)))

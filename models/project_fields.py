@@ -1,6 +1,7 @@
 """Validation of a project's editable facts, shared by the edit form and the CSV import."""
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass, field
 from typing import Callable
@@ -113,6 +114,30 @@ def _number(limit):
     return check
 
 
+def _date(value, _):
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+    if not dt.date(2000, 1, 1) <= day <= dt.date.today() + dt.timedelta(days=366):
+        raise ValueError(f"{day} is out of range; check the year")
+    return day
+
+
+def _tristate(value, _):
+    key = value.strip().lower()
+    if key in ("yes", "true", "1", "y"):
+        return True
+    if key in ("no", "false", "0", "n"):
+        return False
+    if key in ("unknown", ""):
+        return None
+    raise ValueError(f"{value!r}: answer yes, no or unknown")
+
+
+DATE_FIELDS = ("contract_signed_on", "application_complete_on", "installed_on")
+FLAG_FIELDS = ("export_limited", "new_home", "third_party_owned", "main_panel_upgrade")
+
 _CHECKS = {
     "customer_email": _email,
     "customer_phone": _phone,
@@ -121,6 +146,8 @@ _CHECKS = {
     "utility": _utility,
     "product_type": _product,
     **{name: _number(limit) for name, limit in NUMBER_LIMITS.items()},
+    **{name: _date for name in DATE_FIELDS},
+    **{name: _tristate for name in FLAG_FIELDS},
 }
 
 
@@ -131,3 +158,6 @@ def _cross_checks(out: Cleaned) -> None:
         out.errors["pv_kw_ac"] = f"AC size {ac:g} kW is far above DC size {dc:g} kW; check both"
     if v.get("product_type") == "battery" and dc:
         out.errors["pv_kw_dc"] = "a battery-only project has no PV size; change the product type or clear it"
+    signed, installed = v.get("contract_signed_on"), v.get("installed_on")
+    if signed and installed and installed < signed:
+        out.errors["installed_on"] = f"installation ({installed}) is before the contract was signed ({signed})"

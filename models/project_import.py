@@ -7,6 +7,7 @@ import io
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterator
 
+from models import checklists
 from models.applications import Application
 from models.base import db, utcnow
 from models.events import Event
@@ -216,6 +217,7 @@ class Importer:
         project.save()
         Event.record(project, "import", self.actor, summary="Created by CSV import",
                      actor_label="import", data={"line": out.line})
+        checklists.sync(project, self.actor)
 
     def _update(self, project: Project, values: dict, refs: dict, apps: dict, out: RowOutcome) -> None:
         changes = project.apply_changes({k: v for k, v in values.items() if k != "external_id"},

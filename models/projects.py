@@ -1,7 +1,7 @@
 """A home project, from contract to permission to operate."""
 from __future__ import annotations
 
-from peewee import BooleanField, CharField, DateTimeField, FloatField, ForeignKeyField, TextField
+from peewee import BooleanField, CharField, DateField, DateTimeField, FloatField, ForeignKeyField, TextField
 
 from models import vocab
 from models.base import BaseModel, db, utcnow
@@ -46,6 +46,14 @@ class Project(BaseModel):
     pv_kw_ac = FloatField(null=True)
     battery_kwh = FloatField(null=True)
     program = CharField(null=True)
+    # Facts the requirements catalog reads (None = unknown).
+    contract_signed_on = DateField(null=True)
+    application_complete_on = DateField(null=True)
+    installed_on = DateField(null=True)
+    export_limited = BooleanField(null=True)
+    new_home = BooleanField(null=True)
+    third_party_owned = BooleanField(null=True)
+    main_panel_upgrade = BooleanField(null=True)
     stage = CharField(default="intake", index=True)
     ball_in_court = CharField(default="us", index=True)
     needs_attention = BooleanField(default=False, index=True)
@@ -133,6 +141,9 @@ class Project(BaseModel):
             self.save()
             Event.record(self, "change", actor, summary="Updated " + ", ".join(changes),
                          body=why, data={k: [str(o or ""), str(n or "")] for k, (o, n) in changes.items()})
+            from models import checklists
+            if set(changes) & set(checklists.FACT_FIELDS):
+                checklists.sync(self, actor)
         return changes
 
     def add_note(self, text: str, actor: User) -> "Event":

@@ -119,15 +119,43 @@ def projects_import(path, dry_run):
         sys.exit(1)
 
 
+@projects_cli.command("checklist")
+@click.argument("external_id")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def projects_checklist(external_id, as_json):
+    """Print a project's checklist and the catalog's warnings."""
+    import json
+    from models import Project, checklists
+    with db.connection_context():
+        project = Project.get_or_none(Project.external_id == external_id.strip())
+        if project is None:
+            raise click.ClickException(f"no project with external_id {external_id!r}")
+        data = checklists.report(project)
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=str))
+        return
+    for item in data["items"]:
+        form = f" [form {item['form_number']}{' ' + item['form_version'] if item['form_version'] else ''}]" \
+            if item["form_number"] else ""
+        gone = "" if item["required"] else " (no longer required)"
+        click.echo(f"{item['application']:14} {item['status']:9} {item['doc_label']}{form}{gone}  <- {item['rule_id']}")
+    for w in data["warnings"]:
+        click.echo(f"warning ({w['kind']}): {w['message']}")
+
+
 @catalog_cli.command("check")
 def catalog_check():
     """Validate the catalog; exits non-zero naming the file and entry of each problem."""
     import catalog
+    from flask import current_app
+    path = current_app.config["IXDESK"].catalog_dir
     try:
-        loaded = catalog.load_catalog()
+        loaded = catalog.load_catalog(path)
     except catalog.CatalogError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"catalog OK: {len(loaded.utilities)} utilities")
+    rules = sum(len(u.rules) for u in loaded.utilities.values())
+    click.echo(f"catalog OK: {len(loaded.utilities)} utilities, {rules} utility rules, "
+               f"{len(loaded.doc_types)} document types, {len(loaded.programs)} programs")
 
 
 @demo_cli.command("seed")

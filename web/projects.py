@@ -6,10 +6,10 @@ import io
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, stream_with_context, url_for
 
-from models import Ahj, Application, Event, Project, User, Utility, pipeline
+from models import Ahj, Application, Event, Project, User, Utility, checklists, pipeline
 from models.base import db
 from models.catalog_ref import find_utility_code
-from models.project_fields import clean_project
+from models.project_fields import DATE_FIELDS, FLAG_FIELDS, clean_project
 from models.project_import import COLUMNS
 from models.projects import BALL, STAGES
 from models.vocab import PRODUCT_TYPES
@@ -18,7 +18,9 @@ from web.auth import lead_required
 
 bp = Blueprint("projects", __name__)
 FORM_FIELDS = ("customer_name", "customer_email", "customer_phone", "street", "city", "state", "zip",
-               "utility", "utility_account", "product_type", "pv_kw_dc", "pv_kw_ac", "battery_kwh", "program")
+               "utility", "utility_account", "product_type", "pv_kw_dc", "pv_kw_ac", "battery_kwh", "program",
+               "contract_signed_on", "application_complete_on", "installed_on",
+               "export_limited", "new_home", "third_party_owned", "main_panel_upgrade")
 
 
 def _choices() -> dict:
@@ -136,7 +138,9 @@ def _form_values(project: Project) -> dict:
     values.update(utility=project.utility.code, ahj=project.ahj.name if project.ahj_id else "",
                   stage=project.stage, coordinator=str(project.coordinator_id or ""),
                   customer_phone=project.phone_display)
-    return {k: ("" if v is None else v) for k, v in values.items()}
+    for name in FLAG_FIELDS:
+        values[name] = {True: "yes", False: "no"}.get(getattr(project, name), "")
+    return {k: ("" if v is None else str(v) if k in DATE_FIELDS else v) for k, v in values.items()}
 
 
 def _clean_form(form, project: Project | None) -> tuple[dict, dict]:
@@ -205,6 +209,7 @@ def new():
         project.refresh_rollups()
         project.save()
         Event.record(project, "create", g.user, summary="Project created")
+        checklists.sync(project, g.user)
     return redirect(url_for("projects.show", project_id=project.id), 303)
 
 

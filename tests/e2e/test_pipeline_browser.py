@@ -95,3 +95,33 @@ def test_lead_imports_a_csv_with_one_bad_row(page, users, tmp_path):
     page.click("text=Open the pipeline")
     expect(rows(page)).to_have_count(1)
     expect(rows(page).first).to_contain_text("3763MORR")
+
+
+def test_checklist_tab_waive_and_edit_preview(page, users):
+    from models import checklists
+    p = make_project(external_id="CHK1", utility="PGE", state="CA", product_type="pv", pv_kw_ac=6.0,
+                     coordinator=users["maria"])
+    checklists.sync(p)
+    sign_in(page, "maria@example.com")
+    page.goto(f"/projects/{p.id}")
+    page.click("nav.tabs >> text=Checklist")
+    row = page.locator("#app-utility_part1 tr", has_text="Customer authorization").first
+    expect(row).to_contain_text("PGE-PART1-SHORT")
+    row.locator("select[name=status]").select_option("waived")
+    row.locator("button").click()
+    expect(page.locator("#app-utility_part1 .error")).to_contain_text("say why")
+    row = page.locator("#app-utility_part1 tr", has_text="Customer authorization").first
+    row.locator("input[name=reason]").fill("Signed A&A already on file with PG&E")
+    row.locator("button").click()
+    expect(page.locator("#app-utility_part1 tr", has_text="Customer authorization").first).to_contain_text("Waived")
+
+    page.click("nav.tabs >> text=Overview")
+    page.click("#facts >> text=Edit")
+    page.select_option("select[name=product_type]", "pv_battery")
+    page.fill("input[name=battery_kwh]", "13.5")
+    page.locator("input[name=battery_kwh]").dispatch_event("change")
+    expect(page.locator("#checklist-preview")).to_contain_text("79-1174-02")
+    page.click("#facts button[type=submit]")
+    expect(page.locator("#facts")).to_contain_text("Saved")
+    page.click("nav.tabs >> text=Checklist")
+    expect(page.locator("#app-utility_part1")).to_contain_text("Battery technical data")
