@@ -85,8 +85,11 @@ def serve(host: str = "127.0.0.1", port: int = 5000) -> None:
     app = create_app()
     from models import schema
     from workers import embedded
+    from models import Utility
+    from models.catalog_ref import current
     with db.connection_context():
         schema.upgrade()
+        Utility.sync(current())
     embedded.start()
     from workers.sweeper import requeue_stale
     with db.connection_context():

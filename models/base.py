@@ -58,3 +58,6 @@ class BaseModel(Model):
     class Meta:
         database = db
         legacy_table_names = False
+        # save() writes only the fields this instance changed, so a row loaded a while ago never
+        # writes back stale values over someone else's change.
+        only_save_dirty = True

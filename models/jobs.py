@@ -11,6 +11,8 @@ STATES = ("queued", "running", "done", "failed")
 
 class Job(BaseModel):
     kind = CharField(index=True)
+    # Set when at most one such job may ever exist (e.g. "apply:<dry-run id>"); the unique index enforces it.
+    key = CharField(null=True, unique=True)
     state = CharField(default="queued", index=True)
     done = IntegerField(default=0)
     total = IntegerField(default=0)

@@ -14,6 +14,7 @@ from models.users import User
 
 PER_PAGE = (25, 50, 100)
 Coordinator = User.alias("coordinator")
+Flagger = User.alias("flagger")
 SORTS = {
     "external_id": Project.external_id,
     "customer": Project.customer_name,
@@ -27,6 +28,7 @@ SORTS = {
     "coordinator": Coordinator.name,
     "updated": Project.updated_at,
     "created": Project.created_at,
+    "flagged": Project.flagged_at,
 }
 PHONEISH = re.compile(r"^[\d().+\-]+$")
 
@@ -41,6 +43,7 @@ class PipelineFilter:
     ball: str = ""
     product: str = ""
     attention: str = ""  # "1" for only projects needing attention
+    flagged: str = ""  # "1" for only projects flagged to a lead
     sort: str = "updated"
     dir: str = "desc"
     page: int = 1
@@ -50,12 +53,14 @@ class PipelineFilter:
     def from_args(cls, args) -> "PipelineFilter":
         """Build from query-string args; unknown or malformed values fall back to defaults."""
         f = cls()
-        for name in ("q", "stage", "utility", "ahj", "coordinator", "ball", "product", "attention", "sort", "dir"):
+        for name in ("q", "stage", "utility", "ahj", "coordinator", "ball", "product", "attention", "flagged",
+                     "sort", "dir"):
             setattr(f, name, (args.get(name) or "").strip()[:200])
         f.stage = f.stage if f.stage in STAGES else ""
         f.ball = f.ball if f.ball in BALL else ""
         f.product = f.product if f.product in vocab.PRODUCT_TYPES else ""
         f.attention = "1" if f.attention in ("1", "on", "true") else ""
+        f.flagged = "1" if f.flagged in ("1", "on", "true") else ""
         f.sort = f.sort if f.sort in SORTS else "updated"
         f.dir = "asc" if f.dir == "asc" else "desc"
         f.ahj = f.ahj if f.ahj.isdigit() else ""
@@ -74,14 +79,21 @@ class PipelineFilter:
     @property
     def active(self) -> bool:
         return any(getattr(self, f.name) for f in fields(self)
-                   if f.name in ("q", "stage", "utility", "ahj", "coordinator", "ball", "product", "attention"))
+                   if f.name in ("q", "stage", "utility", "ahj", "coordinator", "ball", "product", "attention",
+                                 "flagged"))
 
 
 def search_terms(q: str) -> list[str]:
+    """Lower-cased words; a phone number typed in any format becomes the digits we index."""
+    q = q.strip()
+    whole = vocab.digits(q)
+    if PHONEISH.match(q.replace(" ", "")) and len(whole) >= 10 and not q.isdigit():
+        return [whole[-10:]]  # "+1 415 555 0123", "(415) 555-0123": the last ten digits are stored
     terms = []
     for token in q.lower().split()[:8]:
         if PHONEISH.match(token) and len(vocab.digits(token)) >= 3 and not token.isdigit():
-            token = vocab.digits(token)  # "(415) 555-0123" finds the stored digits
+            token = vocab.digits(token)
+            token = token[-10:] if len(token) == 11 and token.startswith("1") else token
         terms.append(token)
     return terms
 
@@ -106,6 +118,8 @@ def _where(f: PipelineFilter, with_stage: bool = True) -> list:
         conds.append(Project.product_type == f.product)
     if f.attention:
         conds.append(Project.needs_attention == True)  # noqa: E712
+    if f.flagged:
+        conds.append(Project.flagged_at.is_null(False))
     return conds
 
 
@@ -125,6 +139,9 @@ def rows_query(f: PipelineFilter):
              .switch(Project).join(Ahj, JOIN.LEFT_OUTER, on=(Project.ahj == Ahj.id))
              .switch(Project).join(Coordinator, JOIN.LEFT_OUTER, on=(Project.coordinator == Coordinator.id),
                                    attr="coordinator"))
+    if f.flagged:
+        query = query.select_extend(Flagger).switch(Project).join(
+            Flagger, JOIN.LEFT_OUTER, on=(Project.flagged_by == Flagger.id), attr="flagger")
     return _filtered(query, _where(f)).order_by(order, tiebreak)
 
 

@@ -1,7 +1,7 @@
 """Utilities and AHJs (building departments) that projects deal with."""
 from __future__ import annotations
 
-from peewee import CharField
+from peewee import CharField, fn
 
 from models.base import BaseModel
 
@@ -46,7 +46,8 @@ class Ahj(BaseModel):
 
     @classmethod
     def named(cls, name: str, state: str) -> "Ahj":
+        """The AHJ of that name in that state (names match case-insensitively), created if new."""
         name = " ".join((name or "").split())
         state = (state or "").strip().upper()
-        ahj, _ = cls.get_or_create(name=name, state=state)
-        return ahj
+        found = cls.get_or_none((fn.LOWER(cls.name) == name.lower()) & (cls.state == state))
+        return found or cls.create(name=name, state=state)

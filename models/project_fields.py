@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -14,6 +15,7 @@ TEXT_LIMITS = {
 }
 NUMBER_LIMITS = {"pv_kw_dc": 2000.0, "pv_kw_ac": 2000.0, "battery_kwh": 5000.0}
 REQUIRED = ("external_id", "customer_name", "utility")
+THOUSANDS = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$")
 
 
 @dataclass
@@ -26,7 +28,7 @@ class Cleaned:
         return not self.errors
 
 
-def _text(raw) -> str:
+def clean_text(raw) -> str:
     # Control characters never belong in a project fact; collapse whitespace.
     text = "".join(ch for ch in str(raw or "") if ch.isprintable() or ch == " ")
     return " ".join(text.split())
@@ -38,7 +40,7 @@ def clean_project(raw: dict, find_utility: Callable[[str], str | None],
     out = Cleaned()
     names = fields if fields is not None else tuple(raw)
     for name in names:
-        value = _text(raw.get(name, ""))
+        value = clean_text(raw.get(name, ""))
         limit = TEXT_LIMITS.get(name)
         if limit and len(value) > limit:
             out.errors[name] = f"is too long ({len(value)} characters, at most {limit})"
@@ -102,6 +104,9 @@ def _product(value, _):
 
 def _number(limit):
     def check(value, _):
+        # A comma is a thousands separator only ("1,250.5"); "7,6" is a decimal comma we refuse to guess at.
+        if "," in value and not THOUSANDS.match(value):
+            raise ValueError(f"{value!r} is not a number; use a point for decimals (7.6)")
         try:
             number = float(value.replace(",", ""))
         except ValueError:

@@ -2,17 +2,16 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterator
 
 from models import checklists
 from models.applications import Application
-from models.base import db, utcnow
+from models.base import db, is_postgres, utcnow
 from models.events import Event
 from models.places import Ahj, Utility
-from models.project_fields import clean_project
+from models.project_fields import clean_project, clean_text
 from models.projects import Project
 from models.users import User
 
@@ -84,6 +83,8 @@ def read_rows(text: str) -> tuple[list[str], Iterator[tuple[int, dict]]]:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
         raise CsvFileError("the file is empty") from None
+    except csv.Error as exc:
+        raise CsvFileError(f"line 1 is not valid CSV ({exc})") from None
     missing = [c for c in ("external_id", "customer_name", "utility") if c not in header]
     if missing:
         raise CsvFileError(f"the header row lacks required column(s): {', '.join(missing)}; "
@@ -95,7 +96,13 @@ def read_rows(text: str) -> tuple[list[str], Iterator[tuple[int, dict]]]:
 
     def rows():
         start = 2
-        for record in reader:
+        while True:
+            try:
+                record = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise CsvFileError(f"line {start} is not valid CSV ({exc})") from None
             line, start = start, reader.line_num + 1
             if not any(cell.strip() for cell in record):
                 continue
@@ -108,6 +115,11 @@ def read_rows(text: str) -> tuple[list[str], Iterator[tuple[int, dict]]]:
 
 def count_rows(text: str) -> int:
     return sum(1 for _ in read_rows(text)[1])
+
+
+def clean_external_id(raw) -> str:
+    """The external id exactly as it is stored (the project validator's text rules)."""
+    return clean_text(raw)
 
 
 class Importer:
@@ -144,13 +156,17 @@ class Importer:
         return report
 
     def _chunk(self, chunk: list[tuple[int, dict]], report: ImportReport) -> None:
-        ids = [r.get("external_id", "").strip() for _, r in chunk]
-        existing = {p.external_id: p for p in Project.select().where(Project.external_id.in_(ids))}
-        apps: dict[tuple[int, str], Application] = {}
-        if existing:
-            for a in Application.select().where(Application.project.in_([p.id for p in existing.values()])):
-                apps.setdefault((a.project_id, a.kind), a)
+        ids = [clean_external_id(r.get("external_id")) for _, r in chunk]
         with db.atomic() as txn:
+            # Rows are read inside the transaction, so a change made meanwhile is not written back stale.
+            query = Project.select().where(Project.external_id.in_(ids))
+            if is_postgres():
+                query = query.for_update()
+            existing = {p.external_id: p for p in query}
+            apps: dict[tuple[int, str], Application] = {}
+            if existing:
+                for a in Application.select().where(Application.project.in_([p.id for p in existing.values()])):
+                    apps.setdefault((a.project_id, a.kind), a)
             for line, raw in chunk:
                 report.add(self._row(line, raw, existing, apps))
             if self.dry_run:
@@ -159,7 +175,7 @@ class Importer:
                 self.ahjs.clear()
 
     def _row(self, line: int, raw: dict, existing: dict, apps: dict) -> RowOutcome:
-        external_id = (raw.get("external_id") or "").strip()
+        external_id = clean_external_id(raw.get("external_id"))
         out = RowOutcome(line=line, external_id=external_id, action="error")
         if "__error__" in raw:
             out.errors.append(raw["__error__"])
@@ -180,13 +196,14 @@ class Importer:
         self.seen[external_id] = line
         values = {k: v for k, v in cleaned.values.items() if v not in (None, "")}
         values["utility"] = self.utilities[values["utility"]]
-        ahj_name = " ".join((raw.get("ahj") or "").split())
+        ahj_name = " ".join((raw.get("ahj") or "").split())[:120]
+        project = existing.get(external_id)
         if ahj_name:
-            values["ahj"] = self._ahj(ahj_name, values.get("state", ""))
+            state = values.get("state") or (project.state if project else "")
+            values["ahj"] = self._ahj(ahj_name, state)
         if coordinator:
             values["coordinator"] = coordinator
         refs = {kind: (raw.get(col) or "").strip()[:64] for col, kind in REFERENCE_COLUMNS.items()}
-        project = existing.get(external_id)
         if project is None:
             self._create(values, refs, out)
         else:
@@ -200,8 +217,7 @@ class Importer:
     def _ahj(self, name: str, state: str) -> Ahj:
         key = (name.lower(), state)
         if key not in self.ahjs:
-            found = Ahj.get_or_none((Ahj.name == name) & (Ahj.state == state))
-            self.ahjs[key] = found or Ahj.create(name=name, state=state)
+            self.ahjs[key] = Ahj.named(name, state)
         return self.ahjs[key]
 
     def _create(self, values: dict, refs: dict, out: RowOutcome) -> None:
@@ -212,12 +228,13 @@ class Importer:
         for kind, ref in refs.items():
             if ref:
                 Application.create(project=project, kind=kind, status="SUBMITTED", reference_number=ref,
-                                   submitted_on=dt.date.today())
+                                   submitted_on=utcnow().date())
         project.refresh_rollups()
         project.save()
         Event.record(project, "import", self.actor, summary="Created by CSV import",
                      actor_label="import", data={"line": out.line})
-        checklists.sync(project, self.actor)
+        if not self.dry_run:
+            checklists.sync(project, self.actor)
 
     def _update(self, project: Project, values: dict, refs: dict, apps: dict, out: RowOutcome) -> None:
         changes = project.apply_changes({k: v for k, v in values.items() if k != "external_id"},
@@ -229,13 +246,13 @@ class Importer:
                 continue
             if app is None:
                 app = Application.create(project=project, kind=kind, status="SUBMITTED",
-                                         reference_number=ref, submitted_on=dt.date.today())
+                                         reference_number=ref, submitted_on=utcnow().date())
                 apps[(project.id, kind)] = app
             else:
                 old = app.reference_number
                 app.reference_number, app.updated_at = ref, utcnow()
                 if app.status == "DRAFT":
-                    app.status, app.submitted_on = "SUBMITTED", app.submitted_on or dt.date.today()
+                    app.status, app.submitted_on = "SUBMITTED", app.submitted_on or utcnow().date()
                 app.save()
                 Event.record(project, "change", self.actor, application=app, actor_label="import",
                              summary=f"{app.kind_label} reference {old or '(none)'} -> {ref}")

@@ -12,6 +12,7 @@ from models.vocab import EMAIL_RE
 ROLES = ("coordinator", "lead", "admin")
 
 MIN_PASSWORD = 10
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
 class UserError(ValueError):
@@ -67,7 +68,11 @@ class User(BaseModel):
     @classmethod
     def authenticate(cls, email: str, password: str) -> "User | None":
         user = cls.get_or_none(cls.email == (email or "").strip().lower())
-        if user is None or not user.active or not user.check_password(password):
+        if user is None:
+            # Hash anyway, so the answer takes as long for unknown emails as for wrong passwords.
+            check_password_hash(_DUMMY_HASH, password or "")
+            return None
+        if not user.active or not user.check_password(password):
             return None
         return user
 

@@ -7,6 +7,7 @@ from urllib.parse import urlparse
 from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, session, url_for
 
 from models import User
+from web import htmx
 
 bp = Blueprint("auth", __name__)
 PUBLIC = {"auth.login", "static", "htmx_js"}
@@ -26,7 +27,11 @@ def install(app: Flask) -> None:
         if g.user is None and request.endpoint not in PUBLIC:
             if request.path.startswith("/vendor/") or request.endpoint is None:
                 return None
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            target = url_for("auth.login", next=request.full_path.rstrip("?"))
+            if htmx.is_fragment_request():
+                # Following a 302 would swap the whole login page into a fragment; send the browser there.
+                return htmx.redirect(url_for("auth.login"))
+            return redirect(target)
         return None
 
     @app.context_processor

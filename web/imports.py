@@ -4,8 +4,10 @@ from __future__ import annotations
 import hashlib
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from peewee import IntegrityError
 
 from models import Job
+from models.base import db
 from models.project_import import COLUMNS, CsvFileError, count_rows, decode
 from web import htmx
 from web.auth import lead_required
@@ -73,9 +75,15 @@ def show(job_id: int):
 def apply(job_id: int):
     """Apply a finished dry run's file for real (rows with errors are skipped and listed again)."""
     dry = _job(job_id)
-    if not (dry.params or {}).get("dry_run") or dry.state != "done":
+    params = dry.params or {}
+    if not params.get("dry_run") or dry.state != "done":
         abort(409, "only a finished dry run can be applied")
-    job = Job.create(kind="import", created_by=g.user, params={**dry.params, "dry_run": False,
-                                                                "from_dry_run": dry.id})
+    key = f"apply:{dry.id}"
+    try:
+        with db.atomic():
+            job = Job.create(kind="import", key=key, created_by=g.user,
+                             params={**params, "dry_run": False, "from_dry_run": dry.id})
+    except IntegrityError:  # a double click or a second tab: show the import already started
+        return redirect(url_for("imports.show", job_id=Job.get(Job.key == key).id), 303)
     _enqueue(job)
     return redirect(url_for("imports.show", job_id=job.id), 303)

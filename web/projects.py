@@ -85,7 +85,7 @@ def _references(ids: list[int]) -> dict[int, dict[str, str]]:
 
 def _export_row(p: Project, refs: dict) -> list:
     def num(v):
-        return "" if v is None else f"{v:g}"
+        return "" if v is None else f"{v:.3f}".rstrip("0").rstrip(".")
     return [p.external_id, p.customer_name, p.customer_email or "", p.customer_phone or "", p.street, p.city,
             p.state, p.zip, p.utility.code, p.ahj.name if p.ahj_id else "", p.product_type, num(p.pv_kw_dc),
             num(p.pv_kw_ac), num(p.battery_kwh), p.program or "", p.utility_account or "",
@@ -153,7 +153,9 @@ def _clean_form(form, project: Project | None) -> tuple[dict, dict]:
         if name in values and values[name] is None:
             values[name] = ""
     if "utility" in values:
-        values["utility"] = Utility.get(Utility.code == values["utility"])
+        values["utility"] = Utility.get_or_none(Utility.code == values["utility"])
+        if values["utility"] is None:
+            errors["utility"] = "is in the catalog but not yet in the database; run `flask db upgrade`"
     if "ahj" in form:
         ahj = " ".join(form.get("ahj", "").split())[:120]
         state = values.get("state", project.state if project else "") or ""
@@ -228,6 +230,12 @@ def add_note(project_id: int):
     return htmx.render("projects/show.html", "projects/_timeline.html", **_page_context(project))
 
 
+@bp.get("/projects/<int:project_id>/keyline")
+def keyline(project_id: int):
+    """The name and status line of the project header (refreshed after inline edits)."""
+    return htmx.render("projects/show.html", "projects/_keyline.html", project=_project(project_id))
+
+
 @bp.get("/projects/<int:project_id>/timeline")
 def timeline(project_id: int):
     """The timeline alone (refreshed when the project changes elsewhere on the page)."""
@@ -261,9 +269,10 @@ def unflag(project_id: int):
 
 @bp.get("/flagged")
 def flagged():
-    """Projects flagged to a lead, oldest first."""
-    flagger = User.alias()
-    rows = list(Project.select(Project, flagger).join(flagger, pipeline.JOIN.LEFT_OUTER,
-                                                       on=(Project.flagged_by == flagger.id), attr="flagger")
-                .where(Project.flagged_at.is_null(False)).order_by(Project.flagged_at))
-    return render_template("projects/flagged.html", rows=rows)
+    """Projects flagged to a lead (oldest first by default), searchable, sortable and paged."""
+    args = request.args.to_dict()
+    args["flagged"] = "1"
+    args.setdefault("sort", "flagged")
+    args.setdefault("dir", "asc")
+    f = pipeline.PipelineFilter.from_args(args)
+    return htmx.render("projects/flagged.html", "projects/_flagged_rows.html", f=f, page=pipeline.page(f))

@@ -29,14 +29,14 @@ def run_import_job(job: Job) -> None:
         text = decode(Path(params["path"]).read_bytes())
         total = count_rows(text)
         job.start(total)
-        actor = User.get_or_none(User.id == params.get("user_id"))
+        actor = User.get_or_none(User.id == job.created_by_id) if job.created_by_id else None
         importer = Importer(find_utility_code, actor, dry_run=bool(params.get("dry_run")))
         report = importer.run(text, progress=lambda done, n: job.progress(done, f"{done} of {n} rows"),
                               total=total)
         job.finish(report.to_dict(), message=f"{report.total} rows checked")
     except CsvFileError as exc:
         job.fail(str(exc))
-    except Exception as exc:  # the job row must never stay "running" forever
+    except BaseException as exc:  # time limits and shutdowns too: a job row must never stay "running"
         log.exception("import job %s failed", job.id)
-        job.fail(f"unexpected error: {exc}")
+        job.fail(f"stopped: {type(exc).__name__}: {exc}")
         raise

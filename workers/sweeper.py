@@ -3,15 +3,27 @@ from __future__ import annotations
 
 import logging
 
+import datetime as dt
+
 from models import Job
+from models.base import utcnow
 
 log = logging.getLogger(__name__)
 ACTORS = {"import": "import_projects"}
 
 
+# A running job older than its actor's time limit died with its worker.
+STALE_AFTER = dt.timedelta(minutes=35)
+
+
 def requeue_stale() -> int:
-    """Send every queued job's actor again; actors ignore jobs already taken, so this is safe."""
+    """Fail jobs abandoned mid-run, send every queued job again (actors ignore jobs already taken)."""
     from workers import actors
+    died = (Job.update(state="failed", message="the worker running this job stopped; start it again",
+                       finished_at=utcnow())
+            .where((Job.state == "running") & (Job.started_at < utcnow() - STALE_AFTER)).execute())
+    if died:
+        log.warning("marked %d abandoned jobs failed", died)
     sent = 0
     for job in Job.select().where(Job.state == "queued"):
         name = ACTORS.get(job.kind)

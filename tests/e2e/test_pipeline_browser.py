@@ -36,6 +36,7 @@ def test_sign_in_search_filter_and_back_button(page, users):
     expect(rows(page)).to_have_count(3)
     page.select_option("select[name=utility]", "SCE")
     expect(rows(page)).to_have_count(2)
+    assert "utility=SCE" in page.get_attribute("#export", "href")  # export follows the htmx filters
     page.click("a.stage[data-stage=pto]")
     expect(rows(page)).to_have_count(1)
     expect(rows(page).first).to_contain_text("1500PATE")
@@ -67,6 +68,7 @@ def test_edit_through_a_validation_error_then_add_a_note(page, users):
     page.click("#facts button[type=submit]")
     expect(page.locator("#facts")).to_contain_text("Saved")
     expect(page.locator("#facts")).to_contain_text("ana@example.net")
+    expect(page.locator("#keyline h1")).to_contain_text("Ana Morris")  # the header follows the edit
     expect(page.locator("#timeline")).to_contain_text("Updated customer_name, customer_email")
 
     page.click("#timeline button[type=submit]")

@@ -70,3 +70,9 @@ def test_args_omit_defaults_for_short_urls():
     f = F(q="smith", stage="pto")
     assert f.args() == {"q": "smith", "stage": "pto"}
     assert f.args(page=3) == {"q": "smith", "stage": "pto", "page": 3}
+
+
+def test_phone_search_in_any_format(db, users):
+    make_project(external_id="PH", customer_phone="+14155550123")
+    for q in ("(415) 555-0123", "415-555-0123", "+14155550123", "+1 415 555 0123", "1-415-555-0123", "5550123"):
+        assert ids(F(q=q)) == ["PH"], q

@@ -98,3 +98,40 @@ def test_quoted_multiline_cells_keep_line_numbers(db, users):
     row = '4444LINE,"Multi\nLine Name",,,,,,,SCE,,pv,,,,,,,,'
     report = run(csv_text(row, BAD_UTILITY))
     assert report.created == 1 and report.errors[0].line == 4
+
+
+def test_external_ids_are_matched_as_stored(db, users):
+    row = GOOD_2.replace("2633REGA", "AB  7", 1)
+    assert run(csv_text(row)).created == 1
+    again = run(csv_text(row))
+    assert (again.created, again.unchanged, len(again.errors)) == (0, 1, 0)
+    dupes = run(csv_text(row.replace("AB  7", "ZZ 9"), row.replace("AB  7", "ZZ  9"), GOOD_1))
+    assert dupes.created == 2 and dupes.errors[0].errors == ["external_id: 'ZZ 9' already appears on line 2"]
+
+
+def test_ahj_without_state_keeps_the_projects_state_and_case(db, users):
+    run(csv_text(GOOD_1))
+    run(csv_text(GOOD_1.replace("Oakland,CA,94610,PG&E,City of Oakland", "Oakland,,94610,PG&E,CITY OF OAKLAND")))
+    p = Project.get(Project.external_id == "3763MORR")
+    assert (p.ahj.name, p.ahj.state) == ("City of Oakland", "CA") and Ahj.select().count() == 1
+
+
+def test_decimal_comma_is_refused_not_multiplied(db, users):
+    report = run(csv_text(GOOD_2.replace(",5,4.2,", ',"7,6","1,250.5",')))
+    assert report.errors[0].errors == ["pv_kw_dc: '7,6' is not a number; use a point for decimals (7.6)"]
+
+
+def test_oversized_cell_is_a_file_error_not_a_crash(db):
+    text = csv_text(GOOD_2.replace("Phoenix", "x" * 140_000))
+    with pytest.raises(CsvFileError, match="line 2 is not valid CSV"):
+        run(text)
+
+
+def test_a_stale_copy_does_not_overwrite_a_newer_flag(db, users):
+    run(csv_text(GOOD_1))
+    stale = Project.get(Project.external_id == "3763MORR")
+    fresh = Project.get_by_id(stale.id)
+    fresh.flag("Utility silent", users["maria"])
+    stale.apply_changes({"city": "Berkeley"}, users["lead"])
+    p = Project.get_by_id(stale.id)
+    assert p.city == "Berkeley" and p.flagged_reason == "Utility silent"

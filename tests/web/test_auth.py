@@ -75,3 +75,9 @@ def test_security_headers_and_cookie_flags(client, users):
 def test_production_cookies_are_secure(db):
     app = create_app(overrides(cookie_secure=True))
     assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_htmx_request_after_logout_redirects_the_browser(client, users):
+    resp = client.get("/projects?q=x", headers={"HX-Request": "true"})
+    assert resp.status_code == 204 and resp.headers["HX-Redirect"] == "/login"
+    assert not resp.get_data()

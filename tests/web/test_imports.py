@@ -81,3 +81,27 @@ def test_actor_runs_a_job_once_even_if_delivered_twice(lead, users, tmp_path):
     assert wait_for(job.id).result["created"] == 1
     time.sleep(0.3)
     assert Project.select().count() == 1 and Job.get_by_id(job.id).result["created"] == 1
+
+
+def test_apply_records_the_lead_and_runs_once(lead, users):
+    from models import Event
+    resp = upload(lead, f"{HEADER}\n{GOOD}\n")
+    dry = wait_for(int(resp.headers["Location"].rsplit("/", 1)[1]))
+    first = lead.post(f"/imports/{dry.id}/apply")
+    second = lead.post(f"/imports/{dry.id}/apply")
+    assert first.headers["Location"] == second.headers["Location"]
+    wait_for(int(first.headers["Location"].rsplit("/", 1)[1]))
+    assert Job.select().where(Job.params["dry_run"] == False).count() == 1  # noqa: E712
+    event = Event.get(Event.kind == "import")
+    assert event.actor_id == users["lead"].id
+
+
+def test_abandoned_running_jobs_are_failed_by_the_sweeper(db, users):
+    import datetime as dt
+    from models.base import utcnow
+    from workers.sweeper import requeue_stale
+    job = Job.create(kind="import", state="running", started_at=utcnow() - dt.timedelta(hours=2),
+                     params={"path": "/x", "dry_run": True, "filename": "x.csv"})
+    requeue_stale()
+    job = Job.get_by_id(job.id)
+    assert job.state == "failed" and "stopped" in job.message

@@ -164,3 +164,18 @@ def test_export_is_the_filtered_pipeline_in_import_layout(maria, users):
 
 def test_unknown_project_is_404(maria):
     assert maria.get("/projects/999999").status_code == 404
+
+
+def test_flagged_list_searches_sorts_and_pages(client, users):
+    login(client, users["lead"])
+    a = make_project(external_id="FA", customer_name="Alpha Person")
+    b = make_project(external_id="FB", customer_name="Beta Person")
+    make_project(external_id="FC", customer_name="Not Flagged")
+    a.flag("first", users["maria"])
+    b.flag("second", users["james"])
+    body = client.get("/flagged").get_data(as_text=True)
+    assert body.index("FA") < body.index("FB") and "FC" not in body and "James Chen" in body
+    newest = client.get("/flagged?sort=flagged&dir=desc", headers=HX).get_data(as_text=True)
+    assert "<html" not in newest and newest.index("FB") < newest.index("FA")
+    only = client.get("/flagged?q=beta", headers=HX).get_data(as_text=True)
+    assert "FB" in only and "FA" not in only
