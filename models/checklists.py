@@ -147,6 +147,7 @@ def sync(project: Project, actor: User | None = None, actor_label: str = "catalo
     have = {i.key: i for i in ChecklistItem.select().where(ChecklistItem.project == project)}
     diff = Diff()
     now = utcnow()
+    new_rows = []
     with db.atomic():
         for key, req in wanted.items():
             item = have.get(key)
@@ -154,13 +155,15 @@ def sync(project: Project, actor: User | None = None, actor_label: str = "catalo
                           form_version=req.form.version if req.form else None, rule_id=req.rule_id,
                           explanation=req.explanation, source=req.source, verified=req.verified, required=True)
             if item is None:
-                ChecklistItem.create(project=project, application=key[0], doc_type=key[1], form_code=key[2],
-                                     created_at=now, updated_at=now, **fields)
+                new_rows.append(dict(project=project.id, application=key[0], doc_type=key[1], form_code=key[2],
+                                     created_at=now, updated_at=now, status="missing", reason="", **fields))
                 diff.added.append(_where(key[0], fields["label"]))
             elif any(getattr(item, k) != v for k, v in fields.items()):
                 if not item.required:
                     diff.restored.append(_where(key[0], fields["label"]))
                 ChecklistItem.update(updated_at=now, **fields).where(ChecklistItem.id == item.id).execute()
+        if new_rows:
+            ChecklistItem.insert_many(new_rows).execute()
         for key, item in have.items():
             if item.required and key not in wanted:
                 ChecklistItem.update(required=False, updated_at=now).where(ChecklistItem.id == item.id).execute()
