@@ -40,10 +40,10 @@ def test_db_status_and_catalog_check(app, db):
     assert result.exit_code == 0 and "catalog OK: 13 utilities" in result.output
 
 
-def test_demo_seed_once_and_never_in_production(app, db):
+def test_demo_seed_once_and_never_in_production(db):
     from app import create_app
     from tests.conftest import overrides
-    runner = app.test_cli_runner()
+    runner = create_app(overrides(broker_url="embedded")).test_cli_runner()
     first = runner.invoke(args=["demo", "seed", "--projects", "30"])
     assert first.exit_code == 0 and "lead@example.com" in first.output and "demo-lead-2026" in first.output
     assert Project.select().count() == 30 and Project.select().where(Project.coordinator.is_null(False)).count() > 0
