@@ -23,6 +23,7 @@ from models.base import connect, db  # noqa: E402
 from models.catalog_ref import current  # noqa: E402
 from models.demo import FIRST, LAST, STREETS, TERRITORY  # noqa: E402
 from models.projects import STAGES  # noqa: E402
+from web.htmx import FRAGMENT_REQUEST  # noqa: E402
 
 CASES = {
     "list": "/projects",
@@ -71,7 +72,7 @@ def measure(client, url: str, runs: int) -> tuple[float, float]:
     times = []
     for _ in range(runs + 2):
         t0 = time.perf_counter()
-        resp = client.get(url, headers={"HX-Request": "true"})
+        resp = client.get(url, headers=FRAGMENT_REQUEST)
         times.append((time.perf_counter() - t0) * 1000)
         assert resp.status_code == 200, resp.status_code
     times = sorted(times[2:])  # the first two warm caches

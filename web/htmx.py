@@ -7,6 +7,8 @@ from flask import Response, render_template
 from flask_htmx import HTMX
 
 htmx = HTMX()
+# What an htmx request sends; for scripts (bench/) that ask for fragments the way the browser does.
+FRAGMENT_REQUEST = {"HX-Request": "true"}
 
 
 def is_fragment_request() -> bool:
