@@ -91,9 +91,11 @@ def serve(host: str = "127.0.0.1", port: int = 5000) -> None:
         schema.upgrade()
         Utility.sync(current())
     embedded.start()
+    from workers import schedule
     from workers.sweeper import requeue_stale
     with db.connection_context():
         requeue_stale()
+    schedule.start_thread()
     log.info("ixdesk on http://%s:%d (embedded worker running)", host, port)
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 

@@ -2,6 +2,7 @@
 from models.applications import Application
 from models.base import db
 from models.checklists import ChecklistItem
+from models.day import DayAction
 from models.events import Event
 from models.jobs import Job
 from models.places import Ahj, Utility
@@ -9,6 +10,6 @@ from models.projects import Project
 from models.users import User
 
 # Creation order: every model after the ones it references.
-MODELS = [User, Utility, Ahj, Project, Application, Event, Job, ChecklistItem]
+MODELS = [User, Utility, Ahj, Project, Application, Event, Job, ChecklistItem, DayAction]
 
-__all__ = ["MODELS", "Ahj", "Application", "ChecklistItem", "Event", "Job", "Project", "User", "Utility", "db"]
+__all__ = ["MODELS", "Ahj", "Application", "ChecklistItem", "DayAction", "Event", "Job", "Project", "User", "Utility", "db"]

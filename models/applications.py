@@ -1,9 +1,12 @@
 """Applications a project files: utility Part 1/Part 2, AHJ permit, incentive."""
 from __future__ import annotations
 
-from peewee import CharField, DateField, DateTimeField, ForeignKeyField
+import datetime as dt
 
-from models.base import BaseModel, utcnow
+from peewee import CharField, DateField, DateTimeField, ForeignKeyField, TextField
+
+from models import clocks, lifecycle
+from models.base import BaseModel, db, utcnow
 from models.projects import Project
 
 KINDS = {
@@ -63,6 +66,15 @@ class Application(BaseModel):
     reference_number = CharField(null=True, index=True)
     submitted_on = DateField(null=True)
     decided_on = DateField(null=True)
+    # What went in with the last submission (forms, packet, portal confirmation).
+    sent_summary = TextField(default="")
+    status_changed_on = DateField(null=True)
+    last_contact_on = DateField(null=True)
+    # Clocks, recomputed by refresh_clocks() on every change and by the periodic job.
+    due_on = DateField(null=True, index=True)
+    due_step = CharField(default="")
+    next_follow_up_on = DateField(null=True, index=True)
+    expires_on = DateField(null=True, index=True)
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 
@@ -75,8 +87,154 @@ class Application(BaseModel):
 
     @property
     def status_label(self) -> str:
-        return STATUSES.get(self.status, self.status)
+        return status_label(self.kind, self.status)
 
     @property
     def ball_in_court(self) -> str | None:
         return ball_in_court(self.kind, self.status)
+
+    @property
+    def allowed_next(self) -> list[tuple[str, str]]:
+        return [(s, status_label(self.kind, s)) for s in lifecycle.allowed(self.kind, self.status)]
+
+    def days_left(self, today: dt.date | None = None) -> int | None:
+        return clocks.days_left(self.due_on, today or utcnow().date())
+
+    def refresh_clocks(self, utility=None) -> None:
+        """Recompute due, follow-up and expiry dates from status, dates and the catalog's SLAs."""
+        if utility is None:
+            from models.catalog_ref import current
+            utility = current().utilities.get(self.project.utility.code)
+        clock = clocks.compute(self.status, self.status_changed_on or self.submitted_on, self.last_contact_on,
+                               utility, waiting_on_them=self.ball_in_court in ("utility", "ahj"))
+        self.due_on, self.due_step = clock.due_on, clock.due_step
+        self.next_follow_up_on, self.expires_on = clock.next_follow_up_on, clock.expires_on
+
+    def transition(self, to: str, actor=None, why: str = "", *, by_notice: bool = False, actor_label: str = "",
+                   on: dt.date | None = None, reference: str | None = None, sent: str = "",
+                   deficiencies: list[str] | None = None, cause: dict | None = None) -> "lifecycle.Move":
+        """Move to a new status (see models.lifecycle); writes the timeline event and recomputes clocks."""
+        from models.events import Event
+        move = lifecycle.check(self.kind, self.status, to, by_notice=by_notice)
+        why = (why or "").strip()
+        if (move.backwards or to in lifecycle.ENDINGS) and not why:
+            raise lifecycle.TransitionError(f"say why the application goes {'back ' if move.backwards else ''}"
+                                            f"to {status_label(self.kind, to)}")
+        items = [d.strip() for d in (deficiencies or []) if d and d.strip()]
+        if to == "DEFICIENT" and not items and not why:
+            raise lifecycle.TransitionError("list what the utility found deficient (one item per line)")
+        day = on or utcnow().date()
+        with db.atomic():
+            self.status, self.status_changed_on, self.updated_at = to, day, utcnow()
+            self.last_contact_on = max(d for d in (day, self.last_contact_on) if d is not None)
+            if reference:
+                self.reference_number = reference.strip()[:64]
+            if to in ("SUBMITTED", "COMPLETION_SUBMITTED") and not move.backwards:
+                self.submitted_on, self.sent_summary = day, (sent or "").strip()
+            if to in ("APPROVED_TO_INSTALL", "PTO_GRANTED"):
+                self.decided_on = day
+            self.refresh_clocks()
+            self.save()
+            if items:
+                from models.checklists import add_corrections
+                add_corrections(self, items, actor)
+            data = {"from": move.frm, "to": to, "source": "notice" if by_notice else "person"}
+            if move.skipped:
+                data["skipped"] = list(move.skipped)
+            if reference:
+                data["reference"] = self.reference_number
+            if sent:
+                data["sent"] = sent.strip()
+            if items:
+                data["deficiencies"] = items
+            if cause:
+                data["cause"] = cause
+            summary = f"{self.kind_label}: {status_label(self.kind, move.frm)} -> {status_label(self.kind, to)}"
+            if move.skipped:
+                summary += f" (skipped, not seen here: {', '.join(status_label(self.kind, s) for s in move.skipped)})"
+            Event.record(self.project, "status", actor, summary=summary, body=why, data=data,
+                         actor_label=actor_label, application=self)
+            project = Project.get_by_id(self.project_id)
+            project.refresh_rollups()
+            project.advance_stage()
+            project.updated_at = utcnow()
+            project.save()
+        return move
+
+    def reopen(self, actor, why: str) -> "lifecycle.Move":
+        """Reopen a closed application (a person only, with a reason): back to its status before closing."""
+        from models.events import Event
+        if self.status not in lifecycle.TERMINAL:
+            raise lifecycle.TransitionError(f"only a closed application can be reopened; this one is {self.status}")
+        if not (why or "").strip():
+            raise lifecycle.TransitionError("say why the application is reopened")
+        last = (Event.select().where(Event.application == self, Event.kind == "status")
+                .order_by(Event.id.desc()).first())
+        previous = (last.data or {}).get("from") if last else None
+        to = lifecycle.reopen_target(self.kind, previous)
+        frm = self.status
+        with db.atomic():
+            self.status, self.status_changed_on, self.updated_at = to, utcnow().date(), utcnow()
+            self.refresh_clocks()
+            self.save()
+            Event.record(self.project, "status", actor, application=self, body=why.strip(),
+                         summary=f"{self.kind_label} reopened: {status_label(self.kind, frm)} -> "
+                                 f"{status_label(self.kind, to)}",
+                         data={"from": frm, "to": to, "source": "person", "reopened": True})
+            project = Project.get_by_id(self.project_id)
+            project.refresh_rollups()
+            project.save()
+        return lifecycle.Move(frm, to, backwards=True)
+
+    def log_contact(self, actor, channel: str, note: str, on: dt.date | None = None) -> None:
+        """A call, email or portal check about this application: the follow-up clock restarts."""
+        from models.events import Event
+        day = on or utcnow().date()
+        with db.atomic():
+            self.last_contact_on = max(d for d in (day, self.last_contact_on) if d is not None)
+            self.refresh_clocks()
+            self.save()
+            Event.record(self.project, "contact", actor, application=self, body=(note or "").strip(),
+                         summary=f"{channel.capitalize()} about {self.kind_label}", data={"channel": channel})
+
+
+def file_application(project: Project, kind: str, status: str, reference: str | None = None,
+                     on: dt.date | None = None, decided_on: dt.date | None = None) -> Application:
+    """Create an application already in a status (imports, demo data), with its clocks running."""
+    day = on or utcnow().date()
+    app = Application(project=project, kind=kind, status=status, reference_number=reference,
+                      submitted_on=day if status != "DRAFT" else None, status_changed_on=day, decided_on=decided_on)
+    app.refresh_clocks()
+    app.save()
+    return app
+
+
+def recompute_clocks(today: dt.date | None = None) -> int:
+    """Recompute every open application's clocks and every requested document's next reminder.
+
+    Idempotent: the dates are a function of stored facts, so running it twice changes nothing the second time.
+    """
+    from models.catalog_ref import current
+    from models.checklists import ChecklistItem
+    from models.places import Utility
+    utilities = {u.id: current().utilities.get(u.code) for u in Utility.select()}
+    changed = 0
+    query = (Application.select(Application, Project).join(Project)
+             .where(Application.status.not_in(tuple(lifecycle.TERMINAL))).order_by(Application.id))
+    for app in query.iterator():
+        before = (app.due_on, app.due_step, app.next_follow_up_on, app.expires_on)
+        app.refresh_clocks(utilities.get(app.project.utility_id))
+        if (app.due_on, app.due_step, app.next_follow_up_on, app.expires_on) != before:
+            app.save()
+            changed += 1
+    for item in ChecklistItem.select().where(ChecklistItem.status == "requested"):
+        due = clocks.next_reminder(item.requested_on, item.reminders_sent)
+        if due != item.next_reminder_on:
+            item.next_reminder_on = due
+            item.save()
+            changed += 1
+    return changed
+
+
+def status_label(kind: str, status: str) -> str:
+    return lifecycle.KIND_LABELS.get(kind, {}).get(status) or STATUSES.get(status, status)

@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 import catalog
-from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, TextField
+from peewee import BooleanField, CharField, DateField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
+from models import clocks
 from models.applications import Application
 from models.base import BaseModel, db, utcnow
 from models.catalog_ref import current
@@ -45,6 +46,9 @@ class ChecklistItem(BaseModel):
     required = BooleanField(default=True)
     status = CharField(default="missing", index=True)
     reason = TextField(default="")
+    requested_on = DateField(null=True)
+    next_reminder_on = DateField(null=True, index=True)
+    reminders_sent = IntegerField(default=0)
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 
@@ -73,9 +77,42 @@ class ChecklistItem(BaseModel):
         old = self.status
         with db.atomic():
             self.status, self.reason, self.updated_at = status, reason, utcnow()
+            if status == "requested" and old != "requested":
+                self.requested_on, self.reminders_sent = utcnow().date(), 0
+            self.next_reminder_on = (clocks.next_reminder(self.requested_on, self.reminders_sent)
+                                     if status == "requested" else None)
             self.save()
             Event.record(self.project, "checklist", actor,
                          summary=f"{self.label}: {STATUSES.get(old, old)} -> {STATUSES[status]}", body=reason)
+            project = Project.get_by_id(self.project_id)
+            project.refresh_rollups()
+            project.save()
+
+    def log_reminder(self, actor: User, channel: str, note: str = "") -> None:
+        """A reminder went to the customer; the next one falls due at the following step (2, 5, 10 BD)."""
+        with db.atomic():
+            self.reminders_sent += 1
+            self.next_reminder_on = clocks.next_reminder(self.requested_on, self.reminders_sent)
+            self.save()
+            Event.record(self.project, "contact", actor, summary=f"Reminded customer ({channel}): {self.label}",
+                         body=(note or "").strip(), data={"channel": channel, "reminder": self.reminders_sent})
+
+
+CORRECTION = "CORRECTION"
+CORRECTION_RULE = "deficiency"
+
+
+def add_corrections(application: Application, items: list[str], actor: User | None) -> list[ChecklistItem]:
+    """Each deficiency the utility listed becomes a checklist item of that application to correct."""
+    existing = ChecklistItem.select().where(ChecklistItem.project == application.project_id,
+                                            ChecklistItem.doc_type == CORRECTION).count()
+    made = []
+    for n, text in enumerate(items, start=existing + 1):
+        made.append(ChecklistItem.create(
+            project=application.project_id, application=application.kind, doc_type=CORRECTION,
+            form_code=f"c{n}", label=text[:250], rule_id=CORRECTION_RULE, status="missing",
+            explanation=f"Deficiency noted on {utcnow().date()}: correct it, then resubmit."))
+    return made
 
 
 def facts(project: Project, values: dict | None = None) -> SimpleNamespace:
@@ -132,7 +169,8 @@ def preview(project: Project, values: dict) -> Diff:
             diff.added.append(_where(key[0], _label(req)))
         elif not have[key].required:
             diff.restored.append(_where(key[0], _label(req)))
-    diff.dropped = [_where(k[0], i.label) for k, i in have.items() if i.required and k not in wanted]
+    diff.dropped = [_where(k[0], i.label) for k, i in have.items()
+                    if i.required and k not in wanted and i.rule_id != CORRECTION_RULE]
     return diff
 
 
@@ -165,6 +203,8 @@ def sync(project: Project, actor: User | None = None, actor_label: str = "catalo
         if new_rows:
             ChecklistItem.insert_many(new_rows).execute()
         for key, item in have.items():
+            if item.rule_id == CORRECTION_RULE:
+                continue  # corrections come from deficiencies, not from the catalog
             if item.required and key not in wanted:
                 ChecklistItem.update(required=False, updated_at=now).where(ChecklistItem.id == item.id).execute()
                 diff.dropped.append(_where(key[0], item.label))

@@ -4,8 +4,8 @@ from __future__ import annotations
 import datetime as dt
 import random
 
-from models import checklists
-from models.applications import Application
+from models import checklists, clocks
+from models.applications import file_application
 from models.base import db, utcnow
 from models.events import Event
 from models.places import Ahj, Utility
@@ -113,15 +113,19 @@ def _project(rng, n, utility, stage, coordinator, lead, today):
     if Project.select().where(Project.external_id == project.external_id, Project.id != project.id).exists():
         project.external_id = f"{project.external_id}-{n}"
     part1, permit, part2 = rng.choice(STAGE_STATES[stage])
-    submitted = today - dt.timedelta(days=rng.randint(2, max(3, age)))
+    # Most work is recent; a few applications have gone quiet for weeks, as on any real desk.
+    submitted = today - dt.timedelta(days=rng.choice([rng.randint(1, 12)] * 4 + [rng.randint(13, 45)]))
     for kind, status in (("utility_part1", part1), ("ahj_permit", permit), ("utility_part2", part2)):
         if status:
             ref = f"{utility.code}-INT-{rng.randint(10**6, 10**7 - 1)}" if kind != "ahj_permit" \
                 else f"B{today:%y}-{rng.randint(10000, 99999)}"
-            Application.create(project=project, kind=kind, status=status, reference_number=ref,
-                               submitted_on=submitted,
-                               decided_on=submitted + dt.timedelta(days=rng.randint(3, 20))
-                               if status in ("APPROVED_TO_INSTALL", "PTO_GRANTED") else None)
+            decided = submitted + dt.timedelta(days=rng.randint(3, 20)) \
+                if status in ("APPROVED_TO_INSTALL", "PTO_GRANTED") else None
+            app = file_application(project, kind, status, ref, on=submitted, decided_on=decided)
+            if rng.random() < 0.6:  # most have been chased since
+                app.last_contact_on = min(today, submitted + dt.timedelta(days=rng.randint(1, 6)))
+                app.refresh_clocks()
+                app.save()
     if rng.random() < 0.06:
         project.flagged_at, project.flagged_reason, project.flagged_by = (
             utcnow(), "Utility has not answered in three weeks; please escalate.", coordinator or lead)
@@ -135,6 +139,19 @@ def _project(rng, n, utility, stage, coordinator, lead, today):
     if done:
         checklists.ChecklistItem.update(status="accepted").where(
             checklists.ChecklistItem.project == project, checklists.ChecklistItem.application.in_(done)).execute()
+    # Some documents are waiting on the customer, some have come in and need a look.
+    open_items = list(checklists.ChecklistItem.select().where(
+        checklists.ChecklistItem.project == project, checklists.ChecklistItem.status == "missing",
+        checklists.ChecklistItem.doc_type.in_(("UTILITY_BILL", "CUSTOMER_AUTH", "INTERCONNECTION_AGREEMENT"))))
+    for item in open_items[:1]:
+        roll = rng.random()
+        if roll < 0.3:
+            item.status, item.requested_on = "requested", today - dt.timedelta(days=rng.randint(1, 12))
+            item.next_reminder_on = clocks.next_reminder(item.requested_on, 0)
+            item.save()
+        elif roll < 0.45:
+            item.status = "received"
+            item.save()
     for _ in range(rng.randint(0, 3)):
         Event.create(project=project, kind="note", actor=coordinator or lead, summary="Note",
                      body=rng.choice(NOTES), created_at=created + dt.timedelta(days=rng.randint(0, age)))

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterator
 
 from models import checklists
-from models.applications import Application
+from models.applications import Application, file_application
 from models.base import db, is_postgres, utcnow
 from models.events import Event
 from models.places import Ahj, Utility
@@ -227,8 +227,7 @@ class Importer:
         project = Project.create(stage=stage, **values)
         for kind, ref in refs.items():
             if ref:
-                Application.create(project=project, kind=kind, status="SUBMITTED", reference_number=ref,
-                                   submitted_on=utcnow().date())
+                file_application(project, kind, "SUBMITTED", ref)
         project.refresh_rollups()
         project.save()
         Event.record(project, "import", self.actor, summary="Created by CSV import",
@@ -245,14 +244,15 @@ class Importer:
             if not ref or (app and app.reference_number == ref):
                 continue
             if app is None:
-                app = Application.create(project=project, kind=kind, status="SUBMITTED",
-                                         reference_number=ref, submitted_on=utcnow().date())
+                app = file_application(project, kind, "SUBMITTED", ref)
                 apps[(project.id, kind)] = app
             else:
                 old = app.reference_number
                 app.reference_number, app.updated_at = ref, utcnow()
                 if app.status == "DRAFT":
                     app.status, app.submitted_on = "SUBMITTED", app.submitted_on or utcnow().date()
+                    app.status_changed_on = utcnow().date()
+                    app.refresh_clocks()
                 app.save()
                 Event.record(project, "change", self.actor, application=app, actor_label="import",
                              summary=f"{app.kind_label} reference {old or '(none)'} -> {ref}")

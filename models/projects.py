@@ -113,14 +113,32 @@ class Project(BaseModel):
     def refresh_rollups(self) -> None:
         """Recompute ball-in-court, attention and the search text from the project's applications."""
         from models.applications import ATTENTION, Application
+        from models.checklists import ChecklistItem
         apps = list(Application.select().where(Application.project == self))
         # Once Part 2 is filed, Part 1's approval is history, not a task of ours.
         superseded = {"utility_part1"} if any(a.kind == "utility_part2" for a in apps) else set()
-        courts = {a.ball_in_court for a in apps if a.kind not in superseded} - {None}
+        # An application we hold only because the customer owes a document is in the customer's court.
+        waiting_on_customer = {i.application for i in ChecklistItem.select(ChecklistItem.application).where(
+            ChecklistItem.project == self, ChecklistItem.status == "requested", ChecklistItem.required == True)}  # noqa: E712
+        courts = set()
+        for a in apps:
+            if a.kind in superseded or a.ball_in_court is None:
+                continue
+            courts.add("customer" if a.ball_in_court == "us" and a.kind in waiting_on_customer else a.ball_in_court)
         if apps:
             self.ball_in_court = next((b for b in BALL_PRIORITY if b in courts), "none")
         self.needs_attention = bool(self.flagged_at) or any(a.status in ATTENTION for a in apps)
         self.search_text = self.compose_search_text([a.reference_number for a in apps])
+
+    def advance_stage(self) -> str | None:
+        """Move the stage forward to what the applications show (never back; people move it back)."""
+        from models.applications import Application
+        states = {a.kind: a.status for a in Application.select().where(Application.project == self)}
+        derived = derive_stage(states)
+        if derived and (derived == "cancelled" or STAGE_ORDER.get(derived, 0) > STAGE_ORDER.get(self.stage, 0)):
+            old, self.stage = self.stage, derived
+            return old
+        return None
 
     def apply_changes(self, values: dict, actor: User | None, why: str = "") -> dict:
         """Set the given values; records one timeline event listing what changed. Returns {field: (old, new)}."""
@@ -182,6 +200,31 @@ class Project(BaseModel):
     @classmethod
     def flagged(cls):
         return cls.select().where(cls.flagged_at.is_null(False)).order_by(cls.flagged_at)
+
+
+STAGE_ORDER = {s: i for i, s in enumerate(("intake", "design", "permitting", "ix_approval", "install",
+                                             "inspection", "pto_requested", "pto"))}
+APPROVED = {"APPROVED_TO_INSTALL", "AGREEMENT_SENT", "AGREEMENT_EXECUTED"}
+
+
+def derive_stage(states: dict[str, str]) -> str | None:
+    """The pipeline stage the applications' statuses imply, or None when they say nothing."""
+    if states and all(s in ("WITHDRAWN", "CANCELLED") for s in states.values()):
+        return "cancelled"
+    part1, part2, permit = states.get("utility_part1"), states.get("utility_part2"), states.get("ahj_permit")
+    if part2 == "PTO_GRANTED":
+        return "pto"
+    if part2 and part2 not in ("DRAFT", "AWAITING_COMPLETION_DOCS", "WITHDRAWN", "CANCELLED"):
+        return "pto_requested"
+    if permit in ("INSPECTION_SCHEDULED", "INSPECTION_FAILED", "PTO_GRANTED"):
+        return "inspection"
+    if permit == "APPROVED_TO_INSTALL" and (part1 is None or part1 in APPROVED):
+        return "install"
+    if part1 and part1 not in ("DRAFT", "WITHDRAWN", "CANCELLED"):
+        return "ix_approval"
+    if permit and permit not in ("DRAFT", "WITHDRAWN", "CANCELLED"):
+        return "permitting"
+    return None
 
 
 def _label(project: Project, name: str):

@@ -10,12 +10,14 @@ HTMX_DIST = ROOT / "node_modules" / "htmx.org" / "dist"
 
 
 def register(app: Flask) -> None:
-    from web import auth, catalog, checklists, errors, filters, imports, projects
+    from web import applications, auth, catalog, checklists, day, errors, filters, imports, projects
     app.register_blueprint(auth.bp)
     app.register_blueprint(projects.bp)
     app.register_blueprint(imports.bp)
     app.register_blueprint(checklists.bp)
     app.register_blueprint(catalog.bp)
+    app.register_blueprint(applications.bp)
+    app.register_blueprint(day.bp)
     auth.install(app)
     filters.install(app)
     errors.install(app)

@@ -20,8 +20,28 @@ demo_cli = AppGroup("demo", help="Demo data for a first look.")
 
 
 def register(app: Flask) -> None:
-    for group in (db_cli, users_cli, projects_cli, catalog_cli, demo_cli):
+    for group in (db_cli, users_cli, projects_cli, catalog_cli, demo_cli, schedule_cmd, recompute_clocks_cmd):
         app.cli.add_command(group)
+
+
+@click.command("schedule")
+def schedule_cmd():
+    """Production: send the periodic jobs (clock recomputation) to the workers; run exactly one of these."""
+    import threading
+    from workers import schedule
+    click.echo("scheduler running; Ctrl+C to stop")
+    try:
+        schedule.run(threading.Event())
+    except KeyboardInterrupt:
+        pass
+
+
+@click.command("recompute-clocks")
+def recompute_clocks_cmd():
+    """Recompute SLA, follow-up and reminder dates now (what the periodic job does)."""
+    from models.applications import recompute_clocks
+    with db.connection_context():
+        click.echo(f"{recompute_clocks()} rows changed")
 
 
 @db_cli.command("upgrade")

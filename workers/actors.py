@@ -40,3 +40,11 @@ def run_import_job(job: Job) -> None:
         log.exception("import job %s failed", job.id)
         job.fail(f"stopped: {type(exc).__name__}: {exc}")
         raise
+
+
+@dramatiq.actor(queue_name="schedule", max_retries=3, time_limit=10 * 60 * 1000)
+def recompute_clocks() -> None:
+    """Periodic: refresh SLA, follow-up and reminder dates (idempotent; safe to run any number of times)."""
+    from models.applications import recompute_clocks as run
+    changed = run()
+    log.info("clocks recomputed: %d rows changed", changed)

@@ -1,9 +1,11 @@
 """Entry point for `dramatiq workers.boot`: connect the database, then declare the actors."""
 import config
+from models import catalog_ref
 from models.base import connect
 
 settings = config.load()
 config.configure_logging(settings.log_level)
 connect(settings.database_url)
+catalog_ref.load(settings.catalog_dir)
 
 from workers import actors  # noqa: E402,F401  (after the connection, so actors find the database)

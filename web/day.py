@@ -1,0 +1,177 @@
+"""My day (each coordinator's work for today) and the leads' escalations and load."""
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+
+from models import Application, ChecklistItem, Project, User, day
+from models.base import db, utcnow
+from web import htmx
+from web.auth import lead_required
+
+bp = Blueprint("day", __name__)
+PER_PAGE = 50
+SORTS = {"urgency": None, "due": lambda i: (i.due or dt.date.max, i.project.id),
+         "project": lambda i: (i.project.customer_name.lower(), i.due or dt.date.max)}
+CHANNELS = ("call", "email", "portal", "sms", "note")
+
+
+def _who(raw: str | None) -> tuple[User | None, str]:
+    """Whose day to show: one's own; leads may pick a coordinator or everyone ("all")."""
+    if not raw or not g.user.is_lead:
+        return g.user, str(g.user.id)
+    if raw == "all":
+        return None, "all"
+    user = User.get_or_none(User.id == int(raw)) if raw.isdigit() else None
+    return (user, raw) if user else (g.user, str(g.user.id))
+
+
+def _listing(args) -> dict:
+    today = utcnow().date()
+    user, who = _who(args.get("who"))
+    items = day.today_for(user, today)
+    kinds = {k: sum(1 for i in items if i.kind == k) for k in day.KINDS}
+    kind = args.get("kind", "")
+    if kind in day.KINDS:
+        items = [i for i in items if i.kind == kind]
+    q = (args.get("q") or "").strip().lower()[:100]
+    if q:
+        items = [i for i in items if q in f"{i.project.external_id} {i.project.customer_name} {i.title}".lower()]
+    sort = args.get("sort", "urgency")
+    if SORTS.get(sort):
+        items.sort(key=SORTS[sort])
+    pages = max(1, math.ceil(len(items) / PER_PAGE))
+    page = min(max(1, int(args.get("page", "1")) if str(args.get("page", "1")).isdigit() else 1), pages)
+    return {"items": items[(page - 1) * PER_PAGE: page * PER_PAGE], "total": len(items), "page": page,
+            "pages": pages, "kinds": kinds, "kind": kind, "q": q, "sort": sort if sort in SORTS else "urgency",
+            "who": who, "today": today, "channels": CHANNELS, "kind_labels": day.KINDS,
+            "coordinators": list(User.assignable()), "snooze_default": today + dt.timedelta(days=3)}
+
+
+@bp.get("/day")
+def index():
+    """Today's work, most urgent first: breaches, deficiencies, follow-ups, reminders, reviews, flags."""
+    return htmx.render("day/index.html", "day/_rows.html", **_listing(request.args))
+
+
+@bp.get("/day/count")
+def count():
+    """The number beside "My day" in the navigation."""
+    n = len(day.today_for(g.user))
+    return f'<span class="count" id="day-count">{n}</span>' if n else '<span id="day-count"></span>'
+
+
+def _after(message: str = "", status: int = 200):
+    args = request.args if request.method == "GET" else request.form
+    context = _listing(args)
+    if not htmx.is_fragment_request():
+        return redirect(url_for("day.index", who=context["who"]), 303) if not message else \
+            (render_template("day/index.html", error=message, **context), status)
+    resp = htmx.render("day/index.html", "day/_rows.html", status=status, error=message, **context)
+    return htmx.trigger(resp, "project-changed") if not message else resp
+
+
+def _own(project_id: int | None) -> Project:
+    project = Project.get_or_none(Project.id == project_id) if project_id else None
+    if project is None:
+        abort(404, "that item no longer exists")
+    if not project.can_edit(g.user):
+        abort(403, "this project is assigned to another coordinator")
+    return project
+
+
+@bp.post("/day/act")
+def act():
+    """One row's inline action: log a call or note, snooze to a date with a reason, or mark done."""
+    key, action = request.form.get("key", ""), request.form.get("action", "")
+    project = _own(day.project_of(key))
+    note, channel = request.form.get("note", "").strip(), request.form.get("channel", "call")
+    kind, ident = key.split(":")[0], int(key.split(":")[1])
+    try:
+        if action == "log":
+            if channel not in CHANNELS:
+                raise ValueError(f"channel must be one of {', '.join(CHANNELS)}")
+            if kind in ("breach", "follow_up", "deficiency", "expiring"):
+                Application.get_by_id(ident).log_contact(g.user, channel, note)
+            elif kind == "reminder":
+                ChecklistItem.get_by_id(ident).log_reminder(g.user, channel, note)
+            else:
+                project.add_note(note or "", g.user)
+        elif action == "snooze":
+            day.snooze([key], _date(request.form.get("until", "")), request.form.get("reason", ""), g.user)
+        elif action == "done":
+            day.finish([key], g.user, note)
+        else:
+            raise ValueError("unknown action")
+    except ValueError as exc:
+        return _after(f"{project.external_id}: {exc}", 422)
+    return _after()
+
+
+@bp.post("/day/bulk")
+def bulk():
+    """Snooze or (leads) reassign the selected rows' projects."""
+    keys = request.form.getlist("keys")
+    if not keys:
+        return _after("select at least one row", 422)
+    action = request.form.get("action", "")
+    projects = {day.project_of(k) for k in keys} - {None}
+    for pid in projects:
+        _own(pid)
+    try:
+        if action == "snooze":
+            day.snooze(keys, _date(request.form.get("until", "")), request.form.get("reason", ""), g.user)
+        elif action == "reassign":
+            if not g.user.is_lead:
+                abort(403, "only leads reassign projects")
+            _reassign(projects, request.form.get("coordinator", ""))
+        else:
+            raise ValueError("choose snooze or reassign")
+    except ValueError as exc:
+        return _after(str(exc), 422)
+    return _after()
+
+
+def _reassign(project_ids: set[int], raw: str) -> None:
+    user = User.get_or_none((User.id == int(raw)) & (User.active == True)) if raw.isdigit() else None  # noqa: E712
+    if user is None or user.role not in ("coordinator", "lead"):
+        raise ValueError("choose the coordinator to hand the projects to")
+    with db.atomic():
+        for project in Project.select().where(Project.id.in_(list(project_ids))):
+            project.apply_changes({"coordinator": user}, g.user, why="reassigned from the day list")
+
+
+def _date(raw: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat((raw or "").strip())
+    except ValueError:
+        raise ValueError("give the date to snooze until (YYYY-MM-DD)") from None
+
+
+@bp.get("/leads")
+@lead_required
+def leads():
+    """Escalations (flags, breaches late by more than N business days) and each coordinator's load."""
+    try:
+        older = max(0, min(60, int(request.args.get("older", "5"))))
+    except ValueError:
+        older = 5
+    return render_template("day/leads.html", escalations=day.escalations(older), load=day.load(), older=older,
+                           today=utcnow().date(), coordinators=list(User.assignable()))
+
+
+@bp.post("/leads/reassign")
+@lead_required
+def reassign():
+    """Hand the selected escalated projects to another coordinator."""
+    ids = {int(x) for x in request.form.getlist("projects") if x.isdigit()}
+    try:
+        if not ids:
+            raise ValueError("select at least one project")
+        _reassign(ids, request.form.get("coordinator", ""))
+    except ValueError as exc:
+        return render_template("day/leads.html", escalations=day.escalations(5), load=day.load(), older=5,
+                               today=utcnow().date(), coordinators=list(User.assignable()), error=str(exc)), 422
+    return redirect(url_for("day.leads"), 303)
