@@ -60,7 +60,7 @@ def index():
 def count():
     """The number beside "My day" in the navigation."""
     n = len(day.today_for(g.user))
-    return f'<span class="count" id="day-count">{n}</span>' if n else '<span id="day-count"></span>'
+    return f'<span class="count" id="day-count">{n}</span>' if n else ""
 
 
 def _after(message: str = "", status: int = 200):
