@@ -30,6 +30,10 @@ class Config:
     cookie_secure: bool = False
     max_upload_mb: int = 25
     catalog_dir: Path | None = None
+    smtp_url: str = ""  # empty: outgoing mail is written as .eml files under ./var/outbox
+    mail_from: str = "ixdesk <ixdesk@localhost>"
+    digest_hour: int = 12  # UTC hour after which the morning digests go out (12 UTC = 7 am Eastern)
+    base_url: str = "http://127.0.0.1:5000"  # how links in emails reach this desk
     # Start the in-process Dramatiq worker (embedded mode only).
     embedded_worker: bool = True
     testing: bool = False
@@ -118,6 +122,31 @@ def _int(env: dict, name: str, default: int, low: int, high: int) -> int:
     return value
 
 
+def _smtp_url(env: dict) -> str:
+    url = env.get("SMTP_URL", "").strip()
+    if url and urlparse(url).scheme not in ("smtp", "smtps", "smtp+starttls"):
+        raise ConfigError("SMTP_URL: use smtp://host:25, smtp+starttls://user:pass@host:587 or smtps://user:pass@host:465")
+    if url and not urlparse(url).hostname:
+        raise ConfigError("SMTP_URL: the URL names no host")
+    return url
+
+
+def _mail_from(env: dict) -> str:
+    from email.utils import parseaddr
+    raw = env.get("MAIL_FROM", "").strip() or "ixdesk <ixdesk@localhost>"
+    name, addr = parseaddr(raw)
+    if "@" not in addr or any(c in raw for c in "\r\n"):
+        raise ConfigError(f"MAIL_FROM: {raw!r} is not an address like 'ixdesk <desk@example.com>'")
+    return raw
+
+
+def _base_url(env: dict) -> str:
+    url = env.get("BASE_URL", "").strip() or "http://127.0.0.1:5000"
+    if urlparse(url).scheme not in ("http", "https") or not urlparse(url).hostname:
+        raise ConfigError(f"BASE_URL: {url!r} is not an http(s) URL such as https://desk.example.com")
+    return url.rstrip("/")
+
+
 def _catalog_dir(env: dict) -> Path | None:
     raw = env.get("CATALOG_DIR", "").strip()
     if not raw:
@@ -149,6 +178,10 @@ def load(env: dict | None = None, overrides: dict | None = None) -> Config:
         cookie_secure=_bool(env, "COOKIE_SECURE", default=not embedded),
         max_upload_mb=_int(env, "MAX_UPLOAD_MB", 25, 1, 2048),
         catalog_dir=_catalog_dir(env),
+        smtp_url=_smtp_url(env),
+        mail_from=_mail_from(env),
+        digest_hour=_int(env, "DIGEST_HOUR", 12, 0, 23),
+        base_url=_base_url(env),
         embedded_worker=embedded,
     ).with_overrides(overrides)
 

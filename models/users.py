@@ -3,7 +3,7 @@ from __future__ import annotations
 
 
 
-from peewee import BooleanField, CharField, DateTimeField
+from peewee import BooleanField, CharField, DateField, DateTimeField
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from models.base import BaseModel, utcnow
@@ -32,6 +32,8 @@ class User(BaseModel):
     role = CharField(index=True, default="coordinator")
     active = BooleanField(default=True)
     password_hash = CharField()
+    digest_opt_in = BooleanField(default=False)
+    last_digest_on = DateField(null=True)
     created_at = DateTimeField(default=utcnow)
 
     def __str__(self) -> str:

@@ -25,6 +25,12 @@ def test_defaults_are_embedded_sqlite(tmp_path, monkeypatch):
     ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
     ({"COOKIE_SECURE": "maybe"}, "COOKIE_SECURE"),
     ({"MAX_UPLOAD_MB": "0"}, "MAX_UPLOAD_MB"),
+    ({"SMTP_URL": "http://mail.example.com"}, "SMTP_URL"),
+    ({"SMTP_URL": "smtp://"}, "SMTP_URL"),
+    ({"MAIL_FROM": "not an address"}, "MAIL_FROM"),
+    ({"BASE_URL": "desk.example.com"}, "BASE_URL"),
+    ({"DIGEST_HOUR": "25"}, "DIGEST_HOUR"),
+    ({"CATALOG_DIR": "/nonexistent/catalog"}, "CATALOG_DIR"),
 ])
 def test_invalid_values_name_the_variable(env, name, tmp_path, monkeypatch):
     monkeypatch.setattr(config, "VAR_DIR", tmp_path)

@@ -7,6 +7,7 @@ from urllib.parse import urlparse
 from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, session, url_for
 
 from models import User
+from models.users import UserError
 from web import htmx
 
 bp = Blueprint("auth", __name__)
@@ -80,3 +81,31 @@ def logout():
     session.clear()
     flash("You are signed out.")
     return redirect(url_for("auth.login"), 303)
+
+
+@bp.route("/me", methods=["GET", "POST"])
+def me():
+    """Your preferences: the morning digest, and your password."""
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        user = g.user
+        if request.form.get("form") == "password":
+            if not user.check_password(request.form.get("current", "")):
+                errors["current"] = "that is not your current password"
+            elif request.form.get("new", "") != request.form.get("confirm", ""):
+                errors["confirm"] = "the two new passwords differ"
+            else:
+                try:
+                    user.set_password(request.form.get("new", ""))
+                    user.save()
+                    session["pw"] = user.password_hash[-16:]  # keep this session, end the others
+                    flash("Password changed; your other sessions are signed out.")
+                except UserError as exc:
+                    errors["new"] = str(exc)
+        else:
+            user.digest_opt_in = request.form.get("digest") == "1"
+            user.save()
+            flash("Morning digest " + ("on." if user.digest_opt_in else "off."))
+        if not errors:
+            return redirect(url_for("auth.me"), 303)
+    return render_template("auth/me.html", errors=errors), (422 if errors else 200)

@@ -48,3 +48,15 @@ def recompute_clocks() -> None:
     from models.applications import recompute_clocks as run
     changed = run()
     log.info("clocks recomputed: %d rows changed", changed)
+
+
+@dramatiq.actor(queue_name="schedule", max_retries=0, time_limit=10 * 60 * 1000)
+def send_digests() -> None:
+    """Periodic: the morning digest for opted-in coordinators (each at most once a day)."""
+    import config
+    from outbox.digest import now_utc, send_due
+    settings = config.load()
+    sent = send_due(now_utc(), settings.digest_hour, settings.mail_from, settings.base_url, settings.smtp_url,
+                    config.VAR_DIR / "outbox")
+    if sent:
+        log.info("morning digests sent: %d", sent)
