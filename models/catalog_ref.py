@@ -23,3 +23,9 @@ def find_utility_code(text: str) -> str | None:
     """Catalog code for a utility code, name or alias (case-insensitive), or None."""
     found = current().find_utility(text or "")
     return found.code if found else None
+
+
+def utility_states(code: str) -> tuple[str, ...]:
+    """States a catalog utility serves (empty when unknown)."""
+    found = current().utilities.get(code or "")
+    return found.states if found else ()

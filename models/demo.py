@@ -119,7 +119,7 @@ def _project(rng, n, utility, stage, coordinator, lead, today):
         if status:
             ref = f"{utility.code}-INT-{rng.randint(10**6, 10**7 - 1)}" if kind != "ahj_permit" \
                 else f"B{today:%y}-{rng.randint(10000, 99999)}"
-            decided = submitted + dt.timedelta(days=rng.randint(3, 20)) \
+            decided = min(today, submitted + dt.timedelta(days=rng.randint(3, 20))) \
                 if status in ("APPROVED_TO_INSTALL", "PTO_GRANTED") else None
             app = file_application(project, kind, status, ref, on=submitted, decided_on=decided)
             if rng.random() < 0.6:  # most have been chased since

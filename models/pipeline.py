@@ -5,7 +5,7 @@ import math
 import re
 from dataclasses import asdict, dataclass, fields
 
-from peewee import JOIN, fn
+from peewee import JOIN, Case, fn
 
 from models import vocab
 from models.places import Ahj, Utility
@@ -23,8 +23,8 @@ SORTS = {
     "ahj": Ahj.name,
     "product": Project.product_type,
     "size": Project.pv_kw_dc,
-    "stage": Project.stage,
-    "ball": Project.ball_in_court,
+    "stage": Case(Project.stage, [(s, i) for i, s in enumerate(STAGES)], len(STAGES)),
+    "ball": Case(Project.ball_in_court, [(b, i) for i, b in enumerate(BALL)], len(BALL)),
     "coordinator": Coordinator.name,
     "updated": Project.updated_at,
     "created": Project.created_at,
@@ -64,6 +64,8 @@ class PipelineFilter:
         f.sort = f.sort if f.sort in SORTS else "updated"
         f.dir = "asc" if f.dir == "asc" else "desc"
         f.ahj = f.ahj if f.ahj.isdigit() else ""
+        f.utility = f.utility.upper() if f.utility and Utility.select().where(
+            Utility.code == f.utility.upper()).exists() else ""
         f.coordinator = f.coordinator if f.coordinator.isdigit() or f.coordinator == "none" else ""
         f.page = _int(args.get("page"), 1, 1, 10**7)
         per_page = _int(args.get("per_page"), 50, 1, 100)
@@ -131,7 +133,8 @@ def rows_query(f: PipelineFilter):
     """Projects for the list with their utility, AHJ and coordinator in one query."""
     column = SORTS[f.sort]
     # NULLS LAST only where a column can be null: on a NOT NULL column it would stop the index serving the sort.
-    nulls = {"nulls": "LAST"} if column.null or column.model is not Project else {}
+    nullable = getattr(column, "null", False) or (hasattr(column, "model") and column.model is not Project)
+    nulls = {"nulls": "LAST"} if nullable else {}
     order = column.asc(**nulls) if f.dir == "asc" else column.desc(**nulls)
     tiebreak = Project.id.asc() if f.dir == "asc" else Project.id.desc()
     query = (Project.select(Project, Utility, Ahj, Coordinator)

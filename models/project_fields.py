@@ -35,8 +35,12 @@ def clean_text(raw) -> str:
 
 
 def clean_project(raw: dict, find_utility: Callable[[str], str | None],
-                  fields: tuple[str, ...] | None = None) -> Cleaned:
-    """Validate the given fields of raw (strings from a form or CSV); only those present are checked."""
+                  fields: tuple[str, ...] | None = None,
+                  states_of: Callable[[str], tuple[str, ...]] | None = None) -> Cleaned:
+    """Validate the given fields of raw (strings from a form or CSV); only those present are checked.
+
+    states_of(utility code) gives the states a utility serves, to catch a utility/state mismatch.
+    """
     out = Cleaned()
     names = fields if fields is not None else tuple(raw)
     for name in names:
@@ -57,7 +61,7 @@ def clean_project(raw: dict, find_utility: Callable[[str], str | None],
         except ValueError as exc:
             out.errors[name] = str(exc)
     if not out.errors:
-        _cross_checks(out)
+        _cross_checks(out, states_of)
     return out
 
 
@@ -124,7 +128,10 @@ def _date(value, _):
         day = dt.date.fromisoformat(value)
     except ValueError:
         raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from None
-    if not dt.date(2000, 1, 1) <= day <= dt.date.today() + dt.timedelta(days=366):
+    # These dates record what has happened (signed, complete, installed): never later than tomorrow.
+    if day > dt.date.today() + dt.timedelta(days=1):
+        raise ValueError(f"{day} is in the future; record it once it has happened")
+    if day < dt.date(2000, 1, 1):
         raise ValueError(f"{day} is out of range; check the year")
     return day
 
@@ -156,9 +163,16 @@ _CHECKS = {
 }
 
 
-def _cross_checks(out: Cleaned) -> None:
+def _cross_checks(out: Cleaned, states_of) -> None:
     v = out.values
     dc, ac = v.get("pv_kw_dc"), v.get("pv_kw_ac")
+    if dc == 0 and v.get("product_type") != "battery":
+        out.errors["pv_kw_dc"] = "must be more than 0 for a PV project (leave it empty if unknown)"
+    if ac == 0 and v.get("product_type") != "battery":
+        out.errors["pv_kw_ac"] = "must be more than 0 for a PV project (leave it empty if unknown)"
+    served = states_of(v["utility"]) if states_of and v.get("utility") else ()
+    if served and v.get("state") and v["state"] not in served:
+        out.errors["utility"] = f"serves {', '.join(served)}, not {v['state']}; check the utility or the state"
     if dc and ac and ac > dc * 1.5:
         out.errors["pv_kw_ac"] = f"AC size {ac:g} kW is far above DC size {dc:g} kW; check both"
     if v.get("product_type") == "battery" and dc:

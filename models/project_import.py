@@ -9,6 +9,7 @@ from typing import Callable, Iterator
 from models import checklists
 from models.applications import Application, file_application
 from models.base import db, is_postgres, utcnow
+from models.catalog_ref import utility_states
 from models.events import Event
 from models.places import Ahj, Utility
 from models.project_fields import clean_project, clean_text
@@ -181,7 +182,7 @@ class Importer:
             out.errors.append(raw["__error__"])
             return out
         present = tuple(f for f in PROJECT_FIELDS if f in raw)
-        cleaned = clean_project(raw, self._utility_code, present)
+        cleaned = clean_project(raw, self._utility_code, present, states_of=utility_states)
         out.errors.extend(f"{name}: {msg}" for name, msg in cleaned.errors.items())
         coordinator = None
         email = (raw.get("coordinator_email") or "").strip().lower()

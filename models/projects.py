@@ -24,6 +24,16 @@ BALL = {"us": "Us", "customer": "Customer", "utility": "Utility", "ahj": "AHJ", 
 # Which party a project waits on, most urgent first: one application needing us outranks the rest.
 BALL_PRIORITY = ("us", "customer", "utility", "ahj")
 
+FIELD_LABELS = {
+    "customer_name": "Customer", "customer_email": "Email", "customer_phone": "Phone", "street": "Street",
+    "city": "City", "state": "State", "zip": "ZIP", "utility": "Utility", "utility_account": "Utility account",
+    "ahj": "AHJ", "product_type": "Product", "pv_kw_dc": "PV kW DC", "pv_kw_ac": "PV kW AC",
+    "battery_kwh": "Battery kWh", "program": "Program", "stage": "Stage", "coordinator": "Coordinator",
+    "contract_signed_on": "Contract signed", "application_complete_on": "Application complete",
+    "installed_on": "Installed", "export_limited": "Export limited", "new_home": "New home",
+    "third_party_owned": "Third-party owned", "main_panel_upgrade": "Main panel upgrade",
+}
+
 EDITABLE = ("customer_name", "customer_email", "customer_phone", "street", "city", "state", "zip",
             "utility", "utility_account", "ahj", "product_type", "pv_kw_dc", "pv_kw_ac",
             "battery_kwh", "program", "stage", "coordinator")
@@ -157,8 +167,9 @@ class Project(BaseModel):
             self.updated_at = utcnow()
             self.refresh_rollups()
             self.save()
-            Event.record(self, "change", actor, summary="Updated " + ", ".join(changes),
-                         body=why, data={k: [str(o or ""), str(n or "")] for k, (o, n) in changes.items()})
+            Event.record(self, "change", actor,
+                         summary="Updated " + ", ".join(FIELD_LABELS.get(k, k).lower() for k in changes),
+                         body=why, data={k: [_shown(k, o), _shown(k, n)] for k, (o, n) in changes.items()})
             from models import checklists
             if set(changes) & set(checklists.FACT_FIELDS):
                 checklists.sync(self, actor)
@@ -225,6 +236,23 @@ def derive_stage(states: dict[str, str]) -> str | None:
     if permit and permit not in ("DRAFT", "WITHDRAWN", "CANCELLED"):
         return "permitting"
     return None
+
+
+def _shown(name: str, value) -> str:
+    """A value as a person reads it on the timeline (0 stays 0; a phone is formatted; codes get labels)."""
+    if value is None or value == "":
+        return ""
+    if name == "customer_phone":
+        return vocab.phone_display(value)
+    if name == "stage":
+        return STAGES.get(value, value)
+    if name == "product_type":
+        return vocab.PRODUCT_TYPES.get(value, value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
 
 def _label(project: Project, name: str):

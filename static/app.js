@@ -35,7 +35,7 @@ function showProblem(text) {
 document.addEventListener("htmx:responseError", function (event) {
   var status = event.detail.xhr.status;
   var messages = {
-    400: "The page expired (security token). Reload the page and try again; copy anything you typed first.",
+    400: "Your session ended or this page expired. Copy anything you typed, then reload (you may be asked to sign in again).",
     403: "You are not allowed to do that here (the project may have been reassigned). Reload to see its current state.",
     404: "That item no longer exists. Reload the page.",
     409: "Someone else changed this first. Reload to see the current state."

@@ -30,8 +30,11 @@ def install(app: Flask) -> None:
                 return None
             target = url_for("auth.login", next=request.full_path.rstrip("?"))
             if htmx.is_fragment_request():
-                # Following a 302 would swap the whole login page into a fragment; send the browser there.
-                return htmx.redirect(url_for("auth.login"))
+                # Following a 302 would swap the whole login page into a fragment; send the browser
+                # to log in, and back to the page it was on.
+                here = urlparse(htmx.current_page() or "")
+                back = (here.path + ("?" + here.query if here.query else "")) if here.path else ""
+                return htmx.redirect(url_for("auth.login", next=back) if back else url_for("auth.login"))
             return redirect(target)
         return None
 

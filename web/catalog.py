@@ -5,6 +5,7 @@ from flask import Blueprint, abort, render_template, request
 
 import catalog
 from models.catalog_ref import current
+from models.vocab import US_STATES
 
 bp = Blueprint("catalog", __name__, url_prefix="/catalog")
 
@@ -39,7 +40,9 @@ def index():
     cat = current()
     q = request.args.get("q", "").strip().lower()[:100]
     utilities = sorted(cat.utilities.values(), key=lambda u: u.name)
-    if q:
+    if len(q) == 2 and q.upper() in US_STATES:
+        utilities = [u for u in utilities if q.upper() in u.states]  # "ca" means California, not Carolinas
+    elif q:
         utilities = [u for u in utilities if q in " ".join((u.code, u.name, *u.aliases, *u.states)).lower()]
     return render_template("catalog/index.html", utilities=utilities, q=q, gates=catalog.GATES,
                            permit_sets=list(cat.permit_sets.values()))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 
 from models import ChecklistItem, Project, checklists
-from models.catalog_ref import find_utility_code
+from models.catalog_ref import find_utility_code, utility_states
 from models.project_fields import clean_project
 from web import htmx
 
@@ -67,7 +67,7 @@ def preview(project_id: int):
     """What the edit form's values would add to or drop from the checklist (nothing is saved)."""
     project = _project(project_id)
     fields = tuple(f for f in PREVIEW_FIELDS if f in request.form)
-    cleaned = clean_project(request.form, find_utility_code, fields)
+    cleaned = clean_project(request.form, find_utility_code, fields, states_of=utility_states)
     values = {k: v for k, v in cleaned.values.items() if k not in cleaned.errors}
     diff = checklists.preview(project, values)
     return render_template("checklists/_preview.html", diff=diff, invalid=sorted(cleaned.errors))

@@ -13,6 +13,14 @@ def install(app: Flask) -> None:
     app.jinja_env.filters["kw"] = kw
     app.jinja_env.filters["phone"] = vocab.phone_display
     app.jinja_env.filters["ago"] = ago
+    from models.projects import BALL, FIELD_LABELS
+    app.jinja_env.globals["field_labels"] = FIELD_LABELS
+    app.jinja_env.globals["ball_labels"] = BALL
+
+    @app.context_processor
+    def _programs():
+        from models.catalog_ref import current
+        return {"program_names": {code: p.name for code, p in current().programs.items()}}
 
 
 def when(value) -> str:

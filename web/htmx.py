@@ -16,6 +16,11 @@ def is_fragment_request() -> bool:
     return bool(htmx) and not htmx.history_restore_request
 
 
+def current_page() -> str | None:
+    """The URL of the page that made this htmx request."""
+    return htmx.current_url
+
+
 def render(full_template: str, fragment_template: str, status: int = 200, **context) -> Response:
     """The full page for a plain request, only the fragment for htmx; both vary on HX-Request."""
     template = fragment_template if is_fragment_request() else full_template

@@ -28,6 +28,12 @@ def new():
     return render_template("imports/new.html", columns=COLUMNS, error=None, recent=recent)
 
 
+@bp.get("")
+def index():
+    """The import page lives at /imports/new."""
+    return redirect(url_for("imports.new"))
+
+
 @bp.post("")
 @lead_required
 def create():

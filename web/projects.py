@@ -10,7 +10,7 @@ from models import Ahj, Application, Event, Project, User, Utility, checklists, 
 from models import lifecycle
 from models.applications import KINDS, status_label
 from models.base import db, utcnow
-from models.catalog_ref import find_utility_code
+from models.catalog_ref import find_utility_code, utility_states
 from models.project_fields import DATE_FIELDS, FLAG_FIELDS, clean_project
 from models.project_import import COLUMNS
 from models.projects import BALL, STAGES
@@ -127,8 +127,9 @@ def show(project_id: int):
 def edit(project_id: int):
     """The facts as an edit form (htmx swaps it in place of the facts)."""
     project = _editable(_project(project_id))
+    values = _form_values(project)
     return htmx.render("projects/show.html", "projects/_form.html",
-                       **_page_context(project, editing=True, form=_form_values(project)))
+                       **_page_context(project, editing=True, form=values, orig=values))
 
 
 @bp.get("/projects/<int:project_id>/facts")
@@ -138,6 +139,7 @@ def facts(project_id: int):
 
 
 def _form_values(project: Project) -> dict:
+    """The project's facts as the edit form shows them (strings)."""
     values = {name: getattr(project, name) for name in FORM_FIELDS if name != "utility"}
     values.update(utility=project.utility.code, ahj=project.ahj.name if project.ahj_id else "",
                   stage=project.stage, coordinator=str(project.coordinator_id or ""),
@@ -151,7 +153,7 @@ def _clean_form(form, project: Project | None) -> tuple[dict, dict]:
     """Validated values and per-field errors from a posted project form."""
     # An update only touches the fields posted; a new project validates them all.
     fields = FORM_FIELDS + ("external_id",) if project is None else tuple(f for f in FORM_FIELDS if f in form)
-    cleaned = clean_project(form, find_utility_code, fields)
+    cleaned = clean_project(form, find_utility_code, fields, states_of=utility_states)
     values, errors = cleaned.values, dict(cleaned.errors)
     for name in ("street", "city", "state", "zip"):
         if name in values and values[name] is None:
@@ -181,15 +183,43 @@ def _clean_form(form, project: Project | None) -> tuple[dict, dict]:
     return values, errors
 
 
+EDIT_KEYS = FORM_FIELDS + ("ahj", "stage", "coordinator")
+
+
+def _same(a, b) -> bool:
+    return " ".join(str(a or "").split()) == " ".join(str(b or "").split())
+
+
 @bp.post("/projects/<int:project_id>")
 def update(project_id: int):
-    """Save edited facts: the facts fragment on success, the form with field errors (422) otherwise."""
+    """Save edited facts: the facts fragment on success, the form with field errors (422) otherwise.
+
+    The form carries the values it was opened with (orig.*): only fields the user changed are
+    written, so a save from an old tab never reverts someone else's newer change, and a field both
+    changed differently is a conflict (409) shown in the form, the user's input intact.
+    """
     project = _editable(_project(project_id))
-    values, errors = _clean_form(request.form, project)
+    posted = request.form
+    form = {k: posted.get(k, "") for k in EDIT_KEYS}
+    current = _form_values(project)
+    if any(k.startswith("orig.") for k in posted):
+        orig = {k: posted.get("orig." + k, "") for k in EDIT_KEYS}
+        touched = {k for k in EDIT_KEYS if k in posted and not _same(posted[k], orig[k])}
+        conflicts = {k: current.get(k, "") for k in touched
+                     if not _same(current.get(k), orig[k]) and not _same(current.get(k), posted[k])}
+        if conflicts:
+            errors = {k: f"was changed by someone else to “{v or 'empty'}” since you opened this form; "
+                         f"save again to keep yours" for k, v in conflicts.items()}
+            return htmx.render("projects/show.html", "projects/_form.html", status=409,
+                               **_page_context(project, editing=True, form=form, orig=current, errors=errors,
+                                               conflict=True))
+        submit = {**current, **{k: posted[k] for k in touched}}
+    else:
+        orig, submit = current, posted
+    values, errors = _clean_form(submit, project)
     if errors:
-        form = {k: request.form.get(k, "") for k in FORM_FIELDS + ("ahj", "stage", "coordinator")}
         return htmx.render("projects/show.html", "projects/_form.html", status=422,
-                           **_page_context(project, editing=True, form=form, errors=errors))
+                           **_page_context(project, editing=True, form=form, orig=orig, errors=errors))
     changes = project.apply_changes(values, g.user)
     if not htmx.is_fragment_request():
         flash("Saved." if changes else "Nothing changed.")

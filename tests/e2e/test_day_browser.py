@@ -52,7 +52,7 @@ def test_moving_an_application_through_a_refusal(page, users):
     box.locator("form.move button.primary").click()
     expect(page.locator(f"#application-{app.id} .app-line")).to_contain_text("Submitted")
     expect(page.locator("#keyline")).to_contain_text("IX approval")  # the stage advanced
-    expect(page.locator("#timeline")).to_contain_text("Utility Part 1: Draft -> Submitted")
+    expect(page.locator("#timeline")).to_contain_text("Utility Part 1: Draft → Submitted")
     box = page.locator(f"#application-{app.id}")
     box.locator("summary").click()
     box.locator("select[name=to]").select_option("AGREEMENT_EXECUTED")

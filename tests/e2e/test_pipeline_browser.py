@@ -69,7 +69,7 @@ def test_edit_through_a_validation_error_then_add_a_note(page, users):
     expect(page.locator("#facts")).to_contain_text("Saved")
     expect(page.locator("#facts")).to_contain_text("ana@example.net")
     expect(page.locator("#keyline h1")).to_contain_text("Ana Morris")  # the header follows the edit
-    expect(page.locator("#timeline")).to_contain_text("Updated customer_name, customer_email")
+    expect(page.locator("#timeline")).to_contain_text("Updated customer, email")
 
     page.click("#timeline button[type=submit]")
     expect(page.locator("#timeline .error")).to_contain_text("a note cannot be empty")

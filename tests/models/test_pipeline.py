@@ -76,3 +76,13 @@ def test_phone_search_in_any_format(db, users):
     make_project(external_id="PH", customer_phone="+14155550123")
     for q in ("(415) 555-0123", "415-555-0123", "+14155550123", "+1 415 555 0123", "1-415-555-0123", "5550123"):
         assert ids(F(q=q)) == ["PH"], q
+
+
+def test_stage_and_ball_sort_in_pipeline_order_and_unknown_utility_is_ignored(db, users):
+    make_project(external_id="P", stage="pto")
+    make_project(external_id="I", stage="intake")
+    make_project(external_id="X", stage="inspection")
+    assert ids(F(sort="stage", dir="asc")) == ["I", "X", "P"]
+    f = F(utility="nope")
+    assert f.utility == "" and len(ids(f)) == 3
+    assert F(utility="sce").utility == "SCE"

@@ -52,3 +52,22 @@ def test_cross_checks_and_limits():
 def test_control_characters_are_removed_and_empty_optional_is_none():
     out = clean_project({"customer_name": "Bob\x00\x1b Smith", "customer_email": "", "pv_kw_dc": ""}, find)
     assert out.values == {"customer_name": "Bob Smith", "customer_email": None, "pv_kw_dc": None}
+
+
+def test_utility_must_serve_the_site_state_and_pv_sizes_must_be_positive():
+    served = {"PGE": ("CA",)}.get
+    out = clean_project({"utility": "pge", "state": "FL"}, find, states_of=lambda c: served(c) or ())
+    assert out.errors == {"utility": "serves CA, not FL; check the utility or the state"}
+    out = clean_project({"product_type": "pv", "pv_kw_dc": "0", "pv_kw_ac": "12.8"}, find)
+    assert out.errors["pv_kw_dc"].startswith("must be more than 0")
+    assert clean_project({"product_type": "battery", "pv_kw_dc": "0"}, find).ok
+
+
+def test_dates_record_the_past():
+    import datetime as dt
+    soon = (dt.date.today() + dt.timedelta(days=40)).isoformat()
+    out = clean_project({"contract_signed_on": soon, "installed_on": "1999-01-01"}, find)
+    assert out.errors["contract_signed_on"].endswith("is in the future; record it once it has happened")
+    assert out.errors["installed_on"] == "1999-01-01 is out of range; check the year"
+    out = clean_project({"contract_signed_on": "2026-03-01", "installed_on": "2026-02-01"}, find)
+    assert out.errors["installed_on"].startswith("installation (2026-02-01) is before the contract")

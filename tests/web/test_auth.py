@@ -78,6 +78,7 @@ def test_production_cookies_are_secure(db):
 
 
 def test_htmx_request_after_logout_redirects_the_browser(client, users):
-    resp = client.get("/projects?q=x", headers={"HX-Request": "true"})
-    assert resp.status_code == 204 and resp.headers["HX-Redirect"] == "/login"
+    resp = client.get("/projects?q=x", headers={"HX-Request": "true",
+                                                "HX-Current-URL": "http://desk.example/projects/7?tab=1"})
+    assert resp.status_code == 204 and resp.headers["HX-Redirect"] == "/login?next=/projects/7?tab%3D1"
     assert not resp.get_data()

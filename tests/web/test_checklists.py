@@ -27,7 +27,7 @@ def test_checklist_tab_groups_items_with_why_and_warnings(maria, users):
     body = maria.get(f"/projects/{p.id}/checklist").get_data(as_text=True)
     assert 'id="app-utility_part1"' in body and 'id="app-ahj_permit"' in body
     assert "SRP-PART1" in body and "source" in body
-    assert "missing fact" in body  # e.g. the utility account the rules need
+    assert "Missing fact" in body  # e.g. the utility account the rules need
 
 
 def test_waive_needs_a_reason_and_returns_the_row(maria, users):
@@ -62,7 +62,7 @@ def test_edit_preview_shows_gains_and_losses(maria, users):
                       data={"utility": "PGE", "product_type": "pv", "state": "CA", "pv_kw_ac": "6", "pv_kw_dc": "7.2"})
     assert "would not change" in same.get_data(as_text=True)
     bad = maria.post(f"/projects/{p.id}/checklist/preview", data={"utility": "PGE", "pv_kw_ac": "lots"})
-    assert "Fix pv_kw_ac" in bad.get_data(as_text=True)
+    assert "Fix pv kw ac" in bad.get_data(as_text=True)
     edit = maria.get(f"/projects/{p.id}/edit", headers=HX).get_data(as_text=True)
     assert 'id="checklist-preview"' in edit
 

@@ -179,3 +179,30 @@ def test_flagged_list_searches_sorts_and_pages(client, users):
     assert "<html" not in newest and newest.index("FB") < newest.index("FA")
     only = client.get("/flagged?q=beta", headers=HX).get_data(as_text=True)
     assert "FB" in only and "FA" not in only
+
+
+def test_a_save_from_an_old_tab_keeps_newer_changes_and_flags_real_conflicts(maria, users):
+    p = make_project(coordinator=users["maria"], customer_phone="+16025550157", city="Oakland")
+    tab_a = maria.get(f"/projects/{p.id}/edit", headers=HX).get_data(as_text=True)
+    tab_b = tab_a
+
+    def fields(page, **changes):
+        import re
+        data = dict(re.findall(r'<input type="hidden" name="(orig\.[a-z_]+)" value="([^"]*)"', page))
+        data.update({k[5:]: v for k, v in list(data.items())})
+        data.update(changes)
+        return data
+
+    assert maria.post(f"/projects/{p.id}", data=fields(tab_a, customer_phone="(415) 555-1111"),
+                      headers=HX).status_code == 200
+    resp = maria.post(f"/projects/{p.id}", data=fields(tab_b, city="Berkeley"), headers=HX)
+    assert resp.status_code == 200
+    saved = Project.get_by_id(p.id)
+    assert (saved.customer_phone, saved.city) == ("+14155551111", "Berkeley")  # neither edit lost
+    resp = maria.post(f"/projects/{p.id}", data=fields(tab_b, customer_phone="(415) 555-2222"), headers=HX)
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 409 and "was changed by someone else to “(415) 555-1111”" in body
+    assert 'value="(415) 555-2222"' in body  # the user's input is kept
+    assert Project.get_by_id(p.id).customer_phone == "+14155551111"
+    again = maria.post(f"/projects/{p.id}", data=fields(body, customer_phone="(415) 555-2222"), headers=HX)
+    assert again.status_code == 200 and Project.get_by_id(p.id).customer_phone == "+14155552222"
