@@ -447,6 +447,7 @@ class _Loader:
             eia_id=t.integer("eia_id"),
             eia_id_verified=bool(t.flag("eia_id_verified", True)),
             gate_note=t.text("gate_note"),
+            follow_up_business_days=t.integer("follow_up_business_days"),
             programs=programs,
             tiers=tuple(self._list(t, "tiers", self._tier)),
             fees=tuple(self._list(t, "fees", self._fee)),
@@ -461,6 +462,8 @@ class _Loader:
         )
         t.done()
         _check_choice(t, "gate", utility.gate, tuple(GATES))
+        if utility.follow_up_business_days is not None and not 1 <= utility.follow_up_business_days <= 30:
+            t.error("follow_up_business_days must be between 1 and 30")
         _check_url(t, utility.source)
         if not utility.states:
             t.error("states must list at least one state")

@@ -216,6 +216,8 @@ class Utility:
     eia_id: int | None = None
     eia_id_verified: bool = True
     gate_note: str = ""
+    # How often to chase an application waiting on this utility (ixdesk's default: 5 business days).
+    follow_up_business_days: int | None = None
     programs: tuple[UtilityProgram, ...] = ()
     tiers: tuple[Tier, ...] = ()
     fees: tuple[Fee, ...] = ()

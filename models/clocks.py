@@ -69,7 +69,8 @@ def compute(status: str, since: dt.date | None, last_contact: dt.date | None, ut
             expires_on = _after(since, sla)
     if waiting_on_them:
         last = max(d for d in (since, last_contact) if d is not None)
-        follow = bd.add(last, FOLLOW_UP_DEFAULT_BD)
+        cadence = getattr(utility, "follow_up_business_days", None) or FOLLOW_UP_DEFAULT_BD
+        follow = bd.add(last, cadence)
     return Clock(due_on=due_on, due_step=step, next_follow_up_on=follow, expires_on=expires_on)
 
 

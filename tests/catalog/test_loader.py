@@ -205,3 +205,15 @@ def test_missing_shared_file_is_an_error(data_copy):
     (data_copy / "programs.toml").unlink()
     message = _error(data_copy)
     assert "programs.toml: file is missing" in message
+
+
+def test_follow_up_cadence_is_validated(tmp_path):
+    import shutil
+    from pathlib import Path
+    import catalog
+    root = tmp_path / "catalog"
+    shutil.copytree(Path(catalog.__file__).parent / "data", root / "data")
+    heco = root / "data" / "utilities" / "heco.toml"
+    heco.write_text(heco.read_text().replace("follow_up_business_days = 10", "follow_up_business_days = 90"))
+    with pytest.raises(catalog.CatalogError, match="heco.toml.*follow_up_business_days must be between 1 and 30"):
+        catalog.load_catalog(root)

@@ -72,3 +72,10 @@ def test_recompute_is_idempotent(db, users):
     assert recompute_clocks() == 0
     assert Application.get_by_id(app.id).due_on == D(2026, 11, 17)
     assert ChecklistItem.get_by_id(item.id).next_reminder_on == D(2026, 11, 4)
+
+
+def test_follow_up_cadence_comes_from_the_catalog_when_set():
+    heco = current().utilities["HECO"]
+    assert heco.follow_up_business_days == 10
+    c = clocks.compute("SUBMITTED", D(2026, 11, 2), None, heco, waiting_on_them=True)
+    assert c.next_follow_up_on == bd.add(D(2026, 11, 2), 10)
