@@ -33,10 +33,11 @@ CASES = {
 
 
 def seed(n: int, rng: random.Random) -> None:
+    # A coordinator carries a few hundred projects; a 100k desk has a few hundred coordinators.
     with db.atomic():
         Utility.sync(current())
         users = [User.register(f"c{i}@example.com", f"Coordinator {i}", "coordinator", "bench-password")
-                 for i in range(12)]
+                 for i in range(max(12, n // 300))]
     utilities = {u.code: u.id for u in Utility.select()}
     ahjs = {}
     for code, places in TERRITORY.items():
