@@ -3,6 +3,7 @@ from models.applications import Application
 from models.base import db
 from models.checklists import ChecklistItem
 from models.day import DayAction
+from models.documents import Document
 from models.events import Event
 from models.jobs import Job
 from models.places import Ahj, Utility
@@ -10,6 +11,6 @@ from models.projects import Project
 from models.users import User
 
 # Creation order: every model after the ones it references.
-MODELS = [User, Utility, Ahj, Project, Application, Event, Job, ChecklistItem, DayAction]
+MODELS = [User, Utility, Ahj, Project, Application, Event, Job, ChecklistItem, DayAction, Document]
 
-__all__ = ["MODELS", "Ahj", "Application", "ChecklistItem", "DayAction", "Event", "Job", "Project", "User", "Utility", "db"]
+__all__ = ["MODELS", "Ahj", "Application", "ChecklistItem", "DayAction", "Document", "Event", "Job", "Project", "User", "Utility", "db"]

@@ -1,0 +1,104 @@
+"""What a file really is, from its bytes (never its name), and a name that is safe to store and show."""
+from __future__ import annotations
+
+import io
+import re
+import unicodedata
+import zipfile
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FileType:
+    label: str
+    mime: str
+    extension: str
+
+    @property
+    def previewable(self) -> bool:
+        return self.mime in ("application/pdf", "image/jpeg", "image/png")
+
+    @property
+    def is_image(self) -> bool:
+        return self.mime.startswith("image/")
+
+
+PDF = FileType("PDF", "application/pdf", ".pdf")
+JPEG = FileType("JPEG image", "image/jpeg", ".jpg")
+PNG = FileType("PNG image", "image/png", ".png")
+HEIC = FileType("HEIC image", "image/heic", ".heic")
+TIFF = FileType("TIFF image", "image/tiff", ".tif")
+DOCX = FileType("Word document", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", ".docx")
+XLSX = FileType("Excel workbook", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".xlsx")
+TEXT = FileType("Text", "text/plain", ".txt")
+EML = FileType("Email message", "message/rfc822", ".eml")
+ALLOWED = (PDF, JPEG, PNG, HEIC, TIFF, DOCX, XLSX, TEXT)
+ALLOWED_LABELS = "PDF, JPEG, PNG, HEIC, TIFF, Word (.docx), Excel (.xlsx) or plain text"
+HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"mif1", b"msf1", b"heim", b"heis")
+
+
+def sniff(data: bytes) -> FileType | None:
+    """The allowed type these bytes are, or None. Office files are ZIPs told apart by their parts."""
+    head = data[:16]
+    if data[:1024].lstrip(b"\r\n\t \xef\xbb\xbf")[:5] == b"%PDF-":
+        return PDF
+    if head.startswith(b"\xff\xd8\xff"):
+        return JPEG
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PNG
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return TIFF
+    if head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS:
+        return HEIC
+    if head.startswith(b"PK\x03\x04"):
+        return _office(data)
+    if _is_text(data):
+        return TEXT
+    return None
+
+
+def _office(data: bytes) -> FileType | None:
+    try:
+        names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
+    except (zipfile.BadZipFile, ValueError):
+        return None
+    if "[Content_Types].xml" not in names:
+        return None
+    if any(n.startswith("word/") for n in names):
+        return DOCX
+    if any(n.startswith("xl/") for n in names):
+        return XLSX
+    return None
+
+
+def _is_text(data: bytes) -> bool:
+    sample = data[:65536]
+    if not sample or b"\x00" in sample:
+        return False
+    try:
+        text = sample.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(sample) - 4:  # a multi-byte character cut at the sample's end is fine
+            return False
+        text = sample[:exc.start].decode("utf-8")
+    controls = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\r\n\t\f")
+    return controls <= len(text) * 0.01
+
+
+UNSAFE = re.compile(r'[<>:"|?*\\/]')
+
+
+def safe_name(original: str, filetype: FileType | None = None, limit: int = 120) -> str:
+    """A file name with no path, control characters or markup, ending in the type's real extension."""
+    name = (original or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in unicodedata.normalize("NFC", name) if unicodedata.category(ch)[0] != "C")
+    name = UNSAFE.sub("_", name)
+    name = " ".join(name.split()).strip(". ")
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        stem, ext = name, ""
+    stem = stem.strip(". _") or "document"
+    extension = filetype.extension if filetype else ("." + ext.lower() if ext else "")
+    if filetype and ("." + ext.lower()) in (filetype.extension, ".jpeg", ".tiff", ".heif") and ext:
+        extension = "." + ext.lower()
+    return stem[: limit - len(extension)] + extension
