@@ -52,7 +52,10 @@ def configure_logging(settings: config.Config) -> None:
 
 
 def connect_database(app: Flask, settings: config.Config) -> None:
+    from models import base, storage
     connect(settings.database_url)
+    base.set_desk_timezone(settings.desk_timezone)
+    storage.configure(settings.storage_dir)
 
     @app.before_request
     def _open():

@@ -34,6 +34,7 @@ class Config:
     mail_from: str = "ixdesk <ixdesk@localhost>"
     digest_hour: int = 12  # UTC hour after which the morning digests go out (12 UTC = 7 am Eastern)
     base_url: str = "http://127.0.0.1:5000"  # how links in emails reach this desk
+    desk_timezone: str = "America/Los_Angeles"  # decides what "today" is for clocks and the day page
     # Start the in-process Dramatiq worker (embedded mode only).
     embedded_worker: bool = True
     testing: bool = False
@@ -140,6 +141,16 @@ def _mail_from(env: dict) -> str:
     return raw
 
 
+def _timezone(env: dict) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    name = env.get("DESK_TIMEZONE", "").strip() or "America/Los_Angeles"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"DESK_TIMEZONE: {name!r} is not a time zone name such as America/New_York") from None
+    return name
+
+
 def _base_url(env: dict) -> str:
     url = env.get("BASE_URL", "").strip() or "http://127.0.0.1:5000"
     if urlparse(url).scheme not in ("http", "https") or not urlparse(url).hostname:
@@ -182,6 +193,7 @@ def load(env: dict | None = None, overrides: dict | None = None) -> Config:
         mail_from=_mail_from(env),
         digest_hour=_int(env, "DIGEST_HOUR", 12, 0, 23),
         base_url=_base_url(env),
+        desk_timezone=_timezone(env),
         embedded_worker=embedded,
     ).with_overrides(overrides)
 

@@ -6,7 +6,7 @@ import datetime as dt
 from peewee import CharField, DateField, DateTimeField, ForeignKeyField, TextField
 
 from models import clocks, lifecycle
-from models.base import BaseModel, db, utcnow
+from models.base import BaseModel, db, utcnow, today as desk_today
 from models.projects import Project
 
 KINDS = {
@@ -43,7 +43,7 @@ STATUSES = {
 
 CLOSED = frozenset({"PTO_GRANTED", "WITHDRAWN", "CANCELLED", "EXPIRED"})
 NEEDS_US = frozenset({"DRAFT", "FEE_DUE", "DEFICIENT", "APPROVED_TO_INSTALL",
-                      "AWAITING_COMPLETION_DOCS", "INSPECTION_FAILED", "METER_INSTALLED"})
+                      "AWAITING_COMPLETION_DOCS", "INSPECTION_FAILED"})
 NEEDS_CUSTOMER = frozenset({"AGREEMENT_SENT"})
 ATTENTION = frozenset({"DEFICIENT", "INSPECTION_FAILED", "FEE_DUE"})
 
@@ -54,6 +54,8 @@ def ball_in_court(kind: str, status: str) -> str | None:
         return None
     if status in NEEDS_US:
         return "us"
+    if kind == "utility_part1" and status == "AGREEMENT_EXECUTED":
+        return "us"  # Part 1 is done: installing is ours; Part 2 takes it from here
     if status in NEEDS_CUSTOMER:
         return "customer"
     return "ahj" if kind == "ahj_permit" else "utility"
@@ -69,6 +71,9 @@ class Application(BaseModel):
     # What went in with the last submission (forms, packet, portal confirmation).
     sent_summary = TextField(default="")
     status_changed_on = DateField(null=True)
+    # When the current review clock started (submission or resubmission): an acknowledgement such as
+    # "in completeness review" does not restart the utility's SLA.
+    clock_started_on = DateField(null=True)
     last_contact_on = DateField(null=True)
     # Clocks, recomputed by refresh_clocks() on every change and by the periodic job.
     due_on = DateField(null=True, index=True)
@@ -98,15 +103,19 @@ class Application(BaseModel):
         return [(s, status_label(self.kind, s)) for s in lifecycle.allowed(self.kind, self.status)]
 
     def days_left(self, today: dt.date | None = None) -> int | None:
-        return clocks.days_left(self.due_on, today or utcnow().date())
+        return clocks.days_left(self.due_on, today or desk_today())
 
     def refresh_clocks(self, utility=None) -> None:
         """Recompute due, follow-up and expiry dates from status, dates and the catalog's SLAs."""
         if utility is None:
             from models.catalog_ref import current
             utility = current().utilities.get(self.project.utility.code)
-        clock = clocks.compute(self.status, self.status_changed_on or self.submitted_on, self.last_contact_on,
-                               utility, waiting_on_them=self.ball_in_court in ("utility", "ahj"))
+        since = self.status_changed_on or self.submitted_on
+        if self.status in clocks.SAME_CLOCK and self.clock_started_on:
+            since = self.clock_started_on
+        clock = clocks.compute(self.status, since, self.last_contact_on, utility,
+                               waiting_on_them=self.ball_in_court in ("utility", "ahj"),
+                               approved_on=self.decided_on)
         self.due_on, self.due_step = clock.due_on, clock.due_step
         self.next_follow_up_on, self.expires_on = clock.next_follow_up_on, clock.expires_on
 
@@ -115,17 +124,33 @@ class Application(BaseModel):
                    deficiencies: list[str] | None = None, cause: dict | None = None) -> "lifecycle.Move":
         """Move to a new status (see models.lifecycle); writes the timeline event and recomputes clocks."""
         from models.events import Event
-        move = lifecycle.check(self.kind, self.status, to, by_notice=by_notice)
+        came_from = None
+        if self.status in lifecycle.SIDE.get(self.kind, {}):
+            last = (Event.select().where(Event.application == self, Event.kind == "status")
+                    .order_by(Event.id.desc()).first())
+            came_from = (last.data or {}).get("from") if last else None
+        move = lifecycle.check(self.kind, self.status, to, by_notice=by_notice, came_from=came_from)
         why = (why or "").strip()
         if (move.backwards or to in lifecycle.ENDINGS) and not why:
             raise lifecycle.TransitionError(f"say why the application goes {'back ' if move.backwards else ''}"
                                             f"to {status_label(self.kind, to)}")
         items = [d.strip() for d in (deficiencies or []) if d and d.strip()]
+        if items and to != "DEFICIENT":
+            raise lifecycle.TransitionError("deficiency items go with a move to Deficient; clear them for this move")
         if to == "DEFICIENT" and not items and not why:
             raise lifecycle.TransitionError("list what the utility found deficient (one item per line)")
-        day = on or utcnow().date()
+        day = on or desk_today()
         with db.atomic():
+            # Conditional on the status we checked: a second tab acting on an old page loses, loudly.
+            claimed = (Application.update(status=to).where((Application.id == self.id) &
+                                                         (Application.status == move.frm)).execute())
+            if not claimed:
+                now = Application.get_by_id(self.id).status
+                raise lifecycle.TransitionError(f"someone else just moved this application to "
+                                                f"{status_label(self.kind, now)}; reload and check")
             self.status, self.status_changed_on, self.updated_at = to, day, utcnow()
+            if to in clocks.CLOCK_STARTS or self.clock_started_on is None:
+                self.clock_started_on = day
             self.last_contact_on = max(d for d in (day, self.last_contact_on) if d is not None)
             if reference:
                 self.reference_number = reference.strip()[:64]
@@ -174,7 +199,7 @@ class Application(BaseModel):
         to = lifecycle.reopen_target(self.kind, previous)
         frm = self.status
         with db.atomic():
-            self.status, self.status_changed_on, self.updated_at = to, utcnow().date(), utcnow()
+            self.status, self.status_changed_on, self.updated_at = to, desk_today(), utcnow()
             self.refresh_clocks()
             self.save()
             Event.record(self.project, "status", actor, application=self, body=why.strip(),
@@ -183,13 +208,14 @@ class Application(BaseModel):
                          data={"from": frm, "to": to, "source": "person", "reopened": True})
             project = Project.get_by_id(self.project_id)
             project.refresh_rollups()
+            project.advance_stage()
             project.save()
         return lifecycle.Move(frm, to, backwards=True)
 
     def log_contact(self, actor, channel: str, note: str, on: dt.date | None = None) -> None:
         """A call, email or portal check about this application: the follow-up clock restarts."""
         from models.events import Event
-        day = on or utcnow().date()
+        day = on or desk_today()
         with db.atomic():
             self.last_contact_on = max(d for d in (day, self.last_contact_on) if d is not None)
             self.refresh_clocks()
@@ -201,9 +227,10 @@ class Application(BaseModel):
 def file_application(project: Project, kind: str, status: str, reference: str | None = None,
                      on: dt.date | None = None, decided_on: dt.date | None = None) -> Application:
     """Create an application already in a status (imports, demo data), with its clocks running."""
-    day = on or utcnow().date()
+    day = on or desk_today()
     app = Application(project=project, kind=kind, status=status, reference_number=reference,
-                      submitted_on=day if status != "DRAFT" else None, status_changed_on=day, decided_on=decided_on)
+                      submitted_on=day if status != "DRAFT" else None, status_changed_on=day,
+                      clock_started_on=day, decided_on=decided_on)
     app.refresh_clocks()
     app.save()
     return app
@@ -224,9 +251,12 @@ def recompute_clocks(today: dt.date | None = None) -> int:
     for app in query.iterator():
         before = (app.due_on, app.due_step, app.next_follow_up_on, app.expires_on)
         app.refresh_clocks(utilities.get(app.project.utility_id))
-        if (app.due_on, app.due_step, app.next_follow_up_on, app.expires_on) != before:
-            app.save()
-            changed += 1
+        after = (app.due_on, app.due_step, app.next_follow_up_on, app.expires_on)
+        if after != before:
+            # Only if the status is still the one the dates were computed from (a transition may have won).
+            changed += (Application.update(due_on=app.due_on, due_step=app.due_step,
+                                           next_follow_up_on=app.next_follow_up_on, expires_on=app.expires_on)
+                        .where((Application.id == app.id) & (Application.status == app.status)).execute())
     for item in ChecklistItem.select().where(ChecklistItem.status == "requested"):
         due = clocks.next_reminder(item.requested_on, item.reminders_sent)
         if due != item.next_reminder_on:

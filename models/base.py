@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo
 
 from peewee import DatabaseProxy, Model, PostgresqlDatabase, SqliteDatabase
 from playhouse.db_url import connect as url_connect
@@ -22,6 +23,20 @@ SQLITE_PRAGMAS = {
 def utcnow() -> dt.datetime:
     """Naive UTC timestamp: every datetime column stores UTC."""
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+_desk_zone = ZoneInfo("America/Los_Angeles")
+
+
+def set_desk_timezone(name: str) -> None:
+    """The desk's own time zone: it decides what "today" is for due dates, follow-ups and the day page."""
+    global _desk_zone
+    _desk_zone = ZoneInfo(name)
+
+
+def today() -> dt.date:
+    """Today's date where the desk works (not in UTC: after 5 pm in California, UTC is already tomorrow)."""
+    return dt.datetime.now(_desk_zone).date()
 
 
 def open_database(url: str):

@@ -19,7 +19,8 @@ def is_business_day(day: dt.date) -> bool:
 def add(day: dt.date, n: int) -> dt.date:
     """The n-th business day after day (n=0: day itself, or the next business day if it is not one)."""
     step = 1 if n >= 0 else -1
-    while not is_business_day(day) and n == 0:
+    # Something received on a weekend or holiday counts from the next business day.
+    while n >= 0 and not is_business_day(day):
         day += dt.timedelta(days=1)
     remaining = abs(n)
     while remaining:

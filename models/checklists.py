@@ -10,7 +10,7 @@ from peewee import BooleanField, CharField, DateField, DateTimeField, ForeignKey
 
 from models import clocks
 from models.applications import Application
-from models.base import BaseModel, db, utcnow
+from models.base import BaseModel, db, utcnow, today as desk_today
 from models.catalog_ref import current
 from models.events import Event
 from models.places import Utility
@@ -78,7 +78,7 @@ class ChecklistItem(BaseModel):
         with db.atomic():
             self.status, self.reason, self.updated_at = status, reason, utcnow()
             if status == "requested" and old != "requested":
-                self.requested_on, self.reminders_sent = utcnow().date(), 0
+                self.requested_on, self.reminders_sent = desk_today(), 0
             self.next_reminder_on = (clocks.next_reminder(self.requested_on, self.reminders_sent)
                                      if status == "requested" else None)
             self.save()
@@ -111,7 +111,7 @@ def add_corrections(application: Application, items: list[str], actor: User | No
         made.append(ChecklistItem.create(
             project=application.project_id, application=application.kind, doc_type=CORRECTION,
             form_code=f"c{n}", label=text[:250], rule_id=CORRECTION_RULE, status="missing",
-            explanation=f"Deficiency noted on {utcnow().date()}: correct it, then resubmit."))
+            explanation=f"Deficiency noted on {desk_today()}: correct it, then resubmit."))
     return made
 
 
@@ -133,7 +133,7 @@ def facts(project: Project, values: dict | None = None) -> SimpleNamespace:
 
 
 def evaluate(project: Project, values: dict | None = None, on: dt.date | None = None) -> "catalog.Requirements":
-    return catalog.requirements(facts(project, values), on=on or dt.date.today(), catalog=current())
+    return catalog.requirements(facts(project, values), on=on or desk_today(), catalog=current())
 
 
 def _wanted(result) -> dict[tuple[str, str, str], "catalog.Requirement"]:

@@ -24,7 +24,11 @@ SLA_STEPS = {
     "METER_ORDERED": ("meter", "implementation"),
 }
 EXPIRY_STEPS = {"APPROVED_TO_INSTALL": "complete_after_conditional_approval",
+                "AGREEMENT_SENT": "complete_after_conditional_approval",
                 "AGREEMENT_EXECUTED": "complete_after_conditional_approval"}
+# A submission or resubmission starts the review clock; these statuses keep running on it.
+CLOCK_STARTS = frozenset({"SUBMITTED", "RESUBMITTED", "COMPLETION_SUBMITTED"})
+SAME_CLOCK = frozenset({"SUBMITTED", "COMPLETENESS_REVIEW", "FEE_DUE", "RESUBMITTED", "COMPLETION_SUBMITTED"})
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,7 @@ def _after(start: dt.date, sla) -> dt.date:
 
 
 def compute(status: str, since: dt.date | None, last_contact: dt.date | None, utility,
-            waiting_on_them: bool) -> Clock:
+            waiting_on_them: bool, approved_on: dt.date | None = None) -> Clock:
     """Clocks for an application in `status` since `since`; utility is the catalog Utility (or None)."""
     if since is None:
         return Clock()
@@ -66,7 +70,7 @@ def compute(status: str, since: dt.date | None, last_contact: dt.date | None, ut
     if status in EXPIRY_STEPS:
         sla = _sla(utility, (EXPIRY_STEPS[status],))
         if sla is not None:
-            expires_on = _after(since, sla)
+            expires_on = _after(approved_on or since, sla)  # the window runs from the approval
     if waiting_on_them:
         last = max(d for d in (since, last_contact) if d is not None)
         cadence = getattr(utility, "follow_up_business_days", None) or FOLLOW_UP_DEFAULT_BD

@@ -8,7 +8,7 @@ from peewee import CharField, DateField, DateTimeField, ForeignKeyField, TextFie
 
 from models import business_days as bd
 from models.applications import Application, status_label
-from models.base import BaseModel, db, utcnow
+from models.base import BaseModel, db, utcnow, today as desk_today
 from models.checklists import ChecklistItem
 from models.events import Event
 from models.lifecycle import TERMINAL
@@ -69,13 +69,20 @@ def collect(user: User | None, today: dt.date) -> list[DayItem]:
     apps = (Application.select(Application, Project).join(Project)
             .where(Application.status.not_in(tuple(TERMINAL))))
     apps = _mine(apps, Application, user)
-    for a in apps.where((Application.due_on < today) | (Application.next_follow_up_on <= today) |
-                        (Application.status == "DEFICIENT") |
-                        (Application.expires_on <= today + dt.timedelta(days=EXPIRY_WARNING_DAYS))):
+    candidates = list(apps.where((Application.due_on < today) | (Application.next_follow_up_on <= today) |
+                                 (Application.status == "DEFICIENT") |
+                                 (Application.expires_on <= today + dt.timedelta(days=EXPIRY_WARNING_DAYS))))
+    # Once Part 2 is filed, Part 1 is history: no follow-ups, breaches or expiry warnings from it.
+    filed = {a.project_id for a in Application.select(Application.project).where(
+        Application.project.in_({a.project_id for a in candidates} or {0}), Application.kind == "utility_part2",
+        Application.status.not_in(("DRAFT", "AWAITING_COMPLETION_DOCS")))}
+    for a in candidates:
+        if a.kind == "utility_part1" and a.project_id in filed:
+            continue
         p, label = a.project, f"{a.kind_label} ({status_label(a.kind, a.status)})"
         ref = f" {a.reference_number}" if a.reference_number else ""
         if a.status == "DEFICIENT":
-            items.append(DayItem(f"deficiency:{a.id}:{a.status_changed_on}", "deficiency", p,
+            items.append(DayItem(f"deficiency:{a.id}:{a.updated_at:%Y%m%d%H%M%S%f}", "deficiency", p,
                                  f"Correct and resubmit {a.kind_label}{ref}",
                                  f"Deficient since {a.status_changed_on}; respond by {a.due_on}", a.due_on, a))
         elif a.due_on and a.due_on < today:
@@ -86,7 +93,7 @@ def collect(user: User | None, today: dt.date) -> list[DayItem]:
             items.append(DayItem(f"follow_up:{a.id}:{a.next_follow_up_on}", "follow_up", p,
                                  f"Follow up on {label}{ref}",
                                  f"Last contact {a.last_contact_on or a.status_changed_on}", a.next_follow_up_on, a))
-        if a.expires_on and a.expires_on <= today + dt.timedelta(days=EXPIRY_WARNING_DAYS):
+        if a.expires_on and a.expires_on <= today + dt.timedelta(days=EXPIRY_WARNING_DAYS) and not p.installed_on:
             items.append(DayItem(f"expiring:{a.id}:{a.expires_on}", "expiring", p, f"{label} expires {a.expires_on}",
                                  "Finish installation or ask for an extension", a.expires_on, a))
     docs = (ChecklistItem.select(ChecklistItem, Project).join(Project)
@@ -125,7 +132,7 @@ def hidden_keys(keys: list[str], today: dt.date) -> set[str]:
 
 def today_for(user: User | None, today: dt.date | None = None) -> list[DayItem]:
     """The day page's rows: open items not snoozed or done, most urgent first."""
-    today = today or utcnow().date()
+    today = today or desk_today()
     items = collect(user, today)
     gone = hidden_keys([i.key for i in items], today)
     return sorted((i for i in items if i.key not in gone), key=lambda i: i.sort_key(today))
@@ -133,7 +140,7 @@ def today_for(user: User | None, today: dt.date | None = None) -> list[DayItem]:
 
 def snooze(keys: list[str], until: dt.date, reason: str, user: User, today: dt.date | None = None) -> int:
     """Hide these items until a date, with a reason on each project's timeline."""
-    today = today or utcnow().date()
+    today = today or desk_today()
     reason = (reason or "").strip()
     if until <= today:
         raise ValueError("snooze to a day after today")
@@ -184,22 +191,26 @@ def project_of(key: str) -> int | None:
     return _projects_of([key]).get(key)
 
 
-def load(today: dt.date | None = None) -> list[dict]:
-    """Each coordinator's open projects, items due today and breaches (for leads)."""
-    today = today or utcnow().date()
-    rows = []
+def load(today: dt.date | None = None, desk: list[DayItem] | None = None) -> list[dict]:
+    """Each coordinator's open projects, items due today, breaches and flags (for leads); one pass."""
+    today = today or desk_today()
+    desk = today_for(None, today) if desk is None else desk
     open_projects = dict(Project.select(Project.coordinator, fn.COUNT(Project.id)).where(
         Project.stage.not_in(("pto", "cancelled"))).group_by(Project.coordinator).tuples())
-    for user in User.assignable():
-        items = today_for(user, today)
-        rows.append({"user": user, "open": open_projects.get(user.id, 0), "due": len(items),
-                     "breaches": sum(1 for i in items if i.kind == "breach"),
-                     "flagged": sum(1 for i in items if i.kind == "flag")})
-    return rows
+    rows = {u.id: {"user": u, "open": open_projects.get(u.id, 0), "due": 0, "breaches": 0, "flagged": 0}
+            for u in User.assignable()}
+    for item in desk:
+        row = rows.get(item.project.coordinator_id)
+        if row is not None:
+            row["due"] += 1
+            row["breaches"] += item.kind == "breach"
+            row["flagged"] += item.kind == "flag"
+    return list(rows.values())
 
 
-def escalations(older_than_bd: int, today: dt.date | None = None) -> list[DayItem]:
+def escalations(older_than_bd: int, today: dt.date | None = None,
+                desk: list[DayItem] | None = None) -> list[DayItem]:
     """Flagged projects and SLA breaches late by more than N business days, across the desk."""
-    today = today or utcnow().date()
-    return [i for i in today_for(None, today)
-            if i.kind == "flag" or (i.kind == "breach" and i.late_by(today) > older_than_bd)]
+    today = today or desk_today()
+    desk = today_for(None, today) if desk is None else desk
+    return [i for i in desk if i.kind == "flag" or (i.kind == "breach" and i.late_by(today) > older_than_bd)]

@@ -6,7 +6,7 @@ import random
 
 from models import checklists, clocks
 from models.applications import file_application
-from models.base import db, utcnow
+from models.base import db, today as desk_today, utcnow
 from models.events import Event
 from models.places import Ahj, Utility
 from models.projects import Project
@@ -83,7 +83,7 @@ def seed(count: int = 200, rng_seed: int = 2026) -> list[tuple[str, str, str]]:
         utilities = {u.code: u for u in Utility.select()}
         codes = [c for c in TERRITORY if c in utilities]
         stages = list(STAGE_WEIGHTS)
-        today = dt.date.today()
+        today = desk_today()
         for n in range(count):
             _project(rng, n, utilities[rng.choice(codes)], rng.choices(stages, list(STAGE_WEIGHTS.values()))[0],
                      rng.choices(coordinators + [None], [45, 45, 10])[0], users[1], today)

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 TERMINAL = frozenset({"PTO_GRANTED", "WITHDRAWN", "CANCELLED", "EXPIRED"})
+# The utility or AHJ puts an application into these from wherever it is: never a step back by us.
+INTERRUPTIONS = frozenset({"DEFICIENT", "FEE_DUE", "INSPECTION_FAILED", "EXPIRED"})
 ENDINGS = ("WITHDRAWN", "CANCELLED")  # a person may end any open application, with a reason
 
 # The main road of each kind, in order; a utility notice may jump forward along it.
@@ -112,8 +114,12 @@ class Move:
     backwards: bool = False
 
 
-def check(kind: str, frm: str, to: str, by_notice: bool = False) -> Move:
-    """Validate a move. A notice may jump forward along the road (recording what it skipped), never back."""
+def check(kind: str, frm: str, to: str, by_notice: bool = False, came_from: str | None = None) -> Move:
+    """Validate a move. A notice may jump forward along the road (recording what it skipped), never back.
+
+    came_from: the status before a side state (e.g. the review a deficiency interrupted), so a jump
+    from it records only the steps really not seen.
+    """
     if kind not in PATHS:
         raise TransitionError(f"unknown application kind {kind!r}")
     if to not in statuses(kind):
@@ -121,24 +127,27 @@ def check(kind: str, frm: str, to: str, by_notice: bool = False) -> Move:
     if to == frm:
         raise TransitionError(f"the application is already {to}")
     if to in allowed(kind, frm):
-        return Move(frm, to, backwards=rank(kind, to) < rank(kind, frm) and to not in ENDINGS)
+        backwards = rank(kind, to) < rank(kind, frm) and to not in ENDINGS and to not in INTERRUPTIONS
+        return Move(frm, to, backwards=backwards)
     options = ", ".join(allowed(kind, frm)) or "nothing (reopen it first)"
     if by_notice:
         if frm in TERMINAL:
             raise TransitionError(f"a notice cannot move a {frm} application; a person must reopen it")
-        if rank(kind, to) > rank(kind, frm):
-            return Move(frm, to, skipped=_skipped(kind, frm, to))
+        if rank(kind, to) > rank(kind, frm) or (to in INTERRUPTIONS and frm not in INTERRUPTIONS):
+            return Move(frm, to, skipped=_skipped(kind, frm, to, came_from))
         raise TransitionError(f"a notice cannot move an application backwards ({frm} -> {to}); a person must")
     raise TransitionError(f"cannot go from {frm} to {to}; allowed next: {options}")
 
 
-def _skipped(kind: str, frm: str, to: str) -> tuple[str, ...]:
+def _skipped(kind: str, frm: str, to: str, came_from: str | None = None) -> tuple[str, ...]:
     path = PATHS[kind]
-    start = path.index(SIDE[kind].get(frm, frm)) if (frm in path or frm in SIDE[kind]) else 0
-    steps = [s for s in path[start + 1:path.index(to)]] if to in path else []
-    if frm in ("DEFICIENT", "INSPECTION_FAILED"):
+    anchor = came_from if frm in SIDE[kind] and came_from in path else SIDE[kind].get(frm, frm)
+    start = path.index(anchor) if anchor in path else 0
+    target = to if to in path else SIDE[kind].get(to)
+    steps = list(path[start + 1:path.index(target)]) if target in path and path.index(target) > start else []
+    if frm in ("DEFICIENT", "INSPECTION_FAILED") and to not in INTERRUPTIONS:
         steps.insert(0, "RESUBMITTED" if frm == "DEFICIENT" else "INSPECTION_SCHEDULED")
-    return tuple(dict.fromkeys(steps))
+    return tuple(dict.fromkeys(s for s in steps if s != to))
 
 
 def target(action: str, kind: str) -> str:

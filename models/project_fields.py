@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from models import vocab
+from models.base import today as desk_today
 
 TEXT_LIMITS = {
     "external_id": 64, "customer_name": 200, "customer_email": 254, "street": 200,
@@ -129,7 +130,7 @@ def _date(value, _):
     except ValueError:
         raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from None
     # These dates record what has happened (signed, complete, installed): never later than tomorrow.
-    if day > dt.date.today() + dt.timedelta(days=1):
+    if day > desk_today() + dt.timedelta(days=1):
         raise ValueError(f"{day} is in the future; record it once it has happened")
     if day < dt.date(2000, 1, 1):
         raise ValueError(f"{day} is out of range; check the year")

@@ -8,7 +8,7 @@ from typing import Callable, Iterator
 
 from models import checklists
 from models.applications import Application, file_application
-from models.base import db, is_postgres, utcnow
+from models.base import db, is_postgres, utcnow, today as desk_today
 from models.catalog_ref import utility_states
 from models.events import Event
 from models.places import Ahj, Utility
@@ -251,8 +251,8 @@ class Importer:
                 old = app.reference_number
                 app.reference_number, app.updated_at = ref, utcnow()
                 if app.status == "DRAFT":
-                    app.status, app.submitted_on = "SUBMITTED", app.submitted_on or utcnow().date()
-                    app.status_changed_on = utcnow().date()
+                    app.status, app.submitted_on = "SUBMITTED", app.submitted_on or desk_today()
+                    app.status_changed_on = desk_today()
                     app.refresh_clocks()
                 app.save()
                 Event.record(project, "change", self.actor, application=app, actor_label="import",

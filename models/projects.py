@@ -126,13 +126,20 @@ class Project(BaseModel):
         from models.checklists import ChecklistItem
         apps = list(Application.select().where(Application.project == self))
         # Once Part 2 is filed, Part 1's approval is history, not a task of ours.
-        superseded = {"utility_part1"} if any(a.kind == "utility_part2" for a in apps) else set()
+        superseded = {"utility_part1"} if any(a.kind == "utility_part2" and a.status not in
+                                              ("DRAFT", "AWAITING_COMPLETION_DOCS") for a in apps) else set()
         # An application we hold only because the customer owes a document is in the customer's court.
         waiting_on_customer = {i.application for i in ChecklistItem.select(ChecklistItem.application).where(
             ChecklistItem.project == self, ChecklistItem.status == "requested", ChecklistItem.required == True)}  # noqa: E712
+        # ...and a Part 2 still in preparation waits on Part 1's approval, not on us.
+        part1_open = any(a.kind == "utility_part1" and a.status not in APPROVED | {"PTO_GRANTED", "WITHDRAWN",
+                                                                                  "CANCELLED", "EXPIRED"}
+                         for a in apps)
         courts = set()
         for a in apps:
             if a.kind in superseded or a.ball_in_court is None:
+                continue
+            if part1_open and a.kind == "utility_part2" and a.status in ("DRAFT", "AWAITING_COMPLETION_DOCS"):
                 continue
             courts.add("customer" if a.ball_in_court == "us" and a.kind in waiting_on_customer else a.ball_in_court)
         if apps:

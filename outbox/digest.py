@@ -53,13 +53,16 @@ def send_due(now: dt.datetime, digest_hour: int, mail_from: str, base_url: str, 
                    .execute())
         if not claimed:
             continue
-        msg = compose(user, today_for(user, today), today, mail_from, base_url)
         try:
-            deliver(msg, smtp_url, outbox_dir)
+            deliver(compose(user, today_for(user, today), today, mail_from, base_url), smtp_url, outbox_dir)
             sent += 1
         except DeliveryError as exc:
             log.warning("digest for %s not delivered: %s", user.email, exc)
-            User.update(last_digest_on=previous).where(User.id == user.id).execute()  # try again next tick
+            if not exc.permanent:  # a refused address will be refused again: no retry every 10 minutes
+                User.update(last_digest_on=previous).where(User.id == user.id).execute()
+        except Exception:
+            log.exception("digest for %s failed", user.email)
+            User.update(last_digest_on=previous).where(User.id == user.id).execute()
     return sent
 
 

@@ -31,6 +31,7 @@ def test_defaults_are_embedded_sqlite(tmp_path, monkeypatch):
     ({"BASE_URL": "desk.example.com"}, "BASE_URL"),
     ({"DIGEST_HOUR": "25"}, "DIGEST_HOUR"),
     ({"CATALOG_DIR": "/nonexistent/catalog"}, "CATALOG_DIR"),
+    ({"DESK_TIMEZONE": "Mars/Olympus"}, "DESK_TIMEZONE"),
 ])
 def test_invalid_values_name_the_variable(env, name, tmp_path, monkeypatch):
     monkeypatch.setattr(config, "VAR_DIR", tmp_path)

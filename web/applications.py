@@ -7,7 +7,7 @@ from flask import Blueprint, abort, g, redirect, request, url_for
 
 from models import Application, Project
 from models.applications import KINDS, file_application
-from models.base import utcnow
+from models.base import utcnow, today as desk_today
 from models.lifecycle import TransitionError
 from web import htmx
 
@@ -43,7 +43,7 @@ def _day(raw: str) -> dt.date | None:
     if not raw:
         return None
     day = dt.date.fromisoformat(raw)
-    if day > utcnow().date() + dt.timedelta(days=1):
+    if day > desk_today() + dt.timedelta(days=1):
         raise TransitionError(f"{day} is in the future; record what has happened")
     return day
 

@@ -7,7 +7,7 @@ import math
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 
 from models import Application, ChecklistItem, Project, User, day
-from models.base import db, utcnow
+from models.base import db, utcnow, today as desk_today
 from web import htmx
 from web.auth import lead_required
 
@@ -29,7 +29,7 @@ def _who(raw: str | None) -> tuple[User | None, str]:
 
 
 def _listing(args) -> dict:
-    today = utcnow().date()
+    today = desk_today()
     user, who = _who(args.get("who"))
     items = day.today_for(user, today)
     kinds = {k: sum(1 for i in items if i.kind == k) for k in day.KINDS}
@@ -102,7 +102,11 @@ def act():
         elif action == "snooze":
             day.snooze([key], _date(request.form.get("until", "")), request.form.get("reason", ""), g.user)
         elif action == "done":
-            day.finish([key], g.user, note)
+            if kind == "follow_up":
+                # A follow-up is done by following up: that restarts its clock, so it comes back in time.
+                Application.get_by_id(ident).log_contact(g.user, channel, note or "Followed up")
+            else:
+                day.finish([key], g.user, note)
         else:
             raise ValueError("unknown action")
     except ValueError as exc:
@@ -158,8 +162,19 @@ def leads():
         older = max(0, min(60, int(request.args.get("older", "5"))))
     except ValueError:
         older = 5
-    return render_template("day/leads.html", escalations=day.escalations(older), load=day.load(), older=older,
-                           today=utcnow().date(), coordinators=list(User.assignable()))
+    return render_template("day/leads.html", **_leads_context(older))
+
+
+LEADS_LIMIT = 200
+
+
+def _leads_context(older: int, **extra) -> dict:
+    today = desk_today()
+    desk = day.today_for(None, today)
+    escalations = day.escalations(older, today, desk)
+    return {"escalations": escalations[:LEADS_LIMIT], "escalations_total": len(escalations),
+            "load": day.load(today, desk), "older": older, "today": today,
+            "coordinators": list(User.assignable()), "names": {u.id: u.name for u in User.select()}, **extra}
 
 
 @bp.post("/leads/reassign")
@@ -172,6 +187,5 @@ def reassign():
             raise ValueError("select at least one project")
         _reassign(ids, request.form.get("coordinator", ""))
     except ValueError as exc:
-        return render_template("day/leads.html", escalations=day.escalations(5), load=day.load(), older=5,
-                               today=utcnow().date(), coordinators=list(User.assignable()), error=str(exc)), 422
+        return render_template("day/leads.html", **_leads_context(5, error=str(exc))), 422
     return redirect(url_for("day.leads"), 303)

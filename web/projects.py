@@ -9,7 +9,7 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 from models import Ahj, Application, Event, Project, User, Utility, checklists, pipeline
 from models import lifecycle
 from models.applications import KINDS, status_label
-from models.base import db, utcnow
+from models.base import db, utcnow, today as desk_today
 from models.catalog_ref import find_utility_code, utility_states
 from models.project_fields import DATE_FIELDS, FLAG_FIELDS, clean_project
 from models.project_import import COLUMNS
@@ -113,7 +113,7 @@ def _page_context(project: Project, **extra) -> dict:
     applications = list(Application.select().where(Application.project == project).order_by(Application.id))
     return {"project": project, "applications": applications, "events": list(Event.timeline(project).limit(200)),
             "can_edit": project.can_edit(g.user), **_choices(), "errors": {}, "form": None,
-            "today": utcnow().date(), "app_kinds": KINDS,
+            "today": desk_today(), "app_kinds": KINDS,
             "app_statuses": {k: [(s, status_label(k, s)) for s in lifecycle.statuses(k)] for k in KINDS}, **extra}
 
 

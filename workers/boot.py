@@ -1,11 +1,13 @@
 """Entry point for `dramatiq workers.boot`: connect the database, then declare the actors."""
 import config
-from models import catalog_ref
+from models import base, catalog_ref, storage
 from models.base import connect
 
 settings = config.load()
 config.configure_logging(settings.log_level)
 connect(settings.database_url)
+base.set_desk_timezone(settings.desk_timezone)
+storage.configure(settings.storage_dir)
 catalog_ref.load(settings.catalog_dir)
 
 from workers import actors  # noqa: E402,F401  (after the connection, so actors find the database)

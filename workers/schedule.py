@@ -11,7 +11,7 @@ EVERY_SECONDS = {"recompute_clocks": 15 * 60, "send_digests": 10 * 60}
 
 def tick(now: float, last: dict[str, float]) -> list[str]:
     """Names of the periodic actors due at `now`; updates `last`."""
-    due = [name for name, every in EVERY_SECONDS.items() if now - last.get(name, 0.0) >= every]
+    due = [name for name, every in EVERY_SECONDS.items() if now - last.get(name, float("-inf")) >= every]
     for name in due:
         last[name] = now
     return due

@@ -7,16 +7,16 @@ from playwright.sync_api import expect
 
 from models import Application, Event
 from models.applications import file_application
-from models.base import utcnow
+from models.base import today as desk_today
 from tests.e2e.conftest import sign_in
 from tests.factories import make_project
 
 
 def test_day_page_acts_on_a_row(page, users):
     late = make_project(external_id="LATE1", customer_name="Olivia Late", coordinator=users["maria"])
-    file_application(late, "utility_part1", "SUBMITTED", on=utcnow().date() - dt.timedelta(days=40))
+    file_application(late, "utility_part1", "SUBMITTED", on=desk_today() - dt.timedelta(days=40))
     other = make_project(external_id="LATE2", customer_name="Noah Later", coordinator=users["maria"])
-    file_application(other, "ahj_permit", "SUBMITTED", on=utcnow().date() - dt.timedelta(days=30))
+    file_application(other, "ahj_permit", "SUBMITTED", on=desk_today() - dt.timedelta(days=30))
     sign_in(page, "maria@example.com")
     expect(page.locator("#day-count")).to_have_text("4")  # breach + follow-up for each
     page.click("header nav >> text=My day")

@@ -79,3 +79,30 @@ def test_follow_up_cadence_comes_from_the_catalog_when_set():
     assert heco.follow_up_business_days == 10
     c = clocks.compute("SUBMITTED", D(2026, 11, 2), None, heco, waiting_on_them=True)
     assert c.next_follow_up_on == bd.add(D(2026, 11, 2), 10)
+
+
+def test_weekend_filing_counts_from_monday():
+    assert bd.add(D(2026, 3, 7), 10) == bd.add(D(2026, 3, 9), 10) == D(2026, 3, 23)
+
+
+def test_acknowledgement_does_not_restart_the_review_clock(db, users):
+    p = make_project(utility="PGE")
+    app = file_application(p, "utility_part1", "SUBMITTED", on=D(2026, 3, 2))
+    assert app.due_on == D(2026, 3, 16)
+    app.transition("COMPLETENESS_REVIEW", users["lead"], on=D(2026, 3, 12))
+    assert Application.get_by_id(app.id).due_on == D(2026, 3, 16)
+    app.transition("TECHNICAL_REVIEW", users["lead"], on=D(2026, 3, 13))  # a new step: its own clock
+    assert Application.get_by_id(app.id).due_on == bd.add(D(2026, 3, 13), 15)
+
+
+def test_expiry_runs_from_the_approval_through_the_agreement(db, users):
+    p = make_project(utility="HECO", state="HI")
+    app = file_application(p, "utility_part1", "TECHNICAL_REVIEW", on=D(2025, 1, 2))
+    app.transition("APPROVED_TO_INSTALL", users["lead"], on=D(2025, 1, 6))
+    assert Application.get_by_id(app.id).expires_on == D(2026, 7, 8)
+    app = Application.get_by_id(app.id)
+    app.transition("AGREEMENT_SENT", users["lead"], on=D(2025, 3, 1))
+    app = Application.get_by_id(app.id)
+    assert app.expires_on == D(2026, 7, 8)
+    app.transition("AGREEMENT_EXECUTED", users["lead"], on=D(2025, 5, 1))
+    assert Application.get_by_id(app.id).expires_on == D(2026, 7, 8)

@@ -86,3 +86,24 @@ def test_load_and_escalations(db, users):
     esc = day.escalations(5, TODAY)
     assert {(i.kind, i.project.external_id) for i in esc} >= {("flag", "FLAG"), ("breach", "LATE"), ("breach", "OTHER")}
     assert all(i.kind != "follow_up" for i in esc)
+
+
+def test_part1_is_quiet_once_part2_is_filed(db, users):
+    p = make_project(external_id="P2", coordinator=users["maria"], utility="HECO", state="HI")
+    file_application(p, "utility_part1", "AGREEMENT_EXECUTED", on=dt.date(2025, 1, 2))
+    file_application(p, "utility_part2", "METER_ORDERED", on=TODAY)
+    assert [i for i in day.today_for(users["maria"], TODAY) if i.application and
+            i.application.kind == "utility_part1"] == []
+
+
+def test_a_second_deficiency_the_same_day_shows_again(db, users):
+    p = make_project(external_id="D2", coordinator=users["maria"])
+    app = file_application(p, "utility_part1", "SUBMITTED", on=TODAY)
+    app.transition("DEFICIENT", users["maria"], deficiencies=["one"], on=TODAY)
+    first = next(i for i in day.today_for(users["maria"], TODAY) if i.kind == "deficiency")
+    day.finish([first.key], users["maria"])
+    app = Application.get_by_id(app.id)
+    app.transition("RESUBMITTED", users["maria"], on=TODAY)
+    app = Application.get_by_id(app.id)
+    app.transition("DEFICIENT", users["maria"], deficiencies=["two"], on=TODAY)
+    assert any(i.kind == "deficiency" for i in day.today_for(users["maria"], TODAY))

@@ -187,3 +187,52 @@ def test_stage_only_advances(db, users):
     p = make_project(stage="inspection")
     app_for(p, status="DRAFT").transition("SUBMITTED", users["lead"])
     assert Project.get_by_id(p.id).stage == "inspection"  # ix_approval is behind inspection: no move back
+
+
+def test_interruptions_are_not_steps_back_and_items_only_go_with_deficient(db, users):
+    p = make_project(coordinator=users["maria"])
+    app = app_for(p, status="SUBMITTED")
+    app.transition("COMPLETENESS_REVIEW", users["maria"])
+    app.transition("DEFICIENT", users["maria"], deficiencies=["SLD missing"])  # no "why" needed
+    app = app_for(make_project(), status="SUBMITTED")
+    with pytest.raises(TransitionError, match="deficiency items go with a move to Deficient"):
+        app.transition("APPROVED_TO_INSTALL", users["maria"], deficiencies=["leftover text"])
+    assert not ChecklistItem.select().where(ChecklistItem.label == "leftover text").exists()
+
+
+def test_a_notice_after_a_deficiency_skips_only_what_was_not_seen(db, users):
+    p = make_project(coordinator=users["maria"])
+    app = app_for(p, status="SUBMITTED")
+    app.transition("TECHNICAL_REVIEW", users["maria"])
+    app.transition("DEFICIENT", users["maria"], deficiencies=["Need three-line diagram"])
+    app.transition("APPROVED_TO_INSTALL", None, by_notice=True, actor_label="mail")
+    event = Event.select().where(Event.kind == "status").order_by(Event.id.desc()).get()
+    assert event.data["skipped"] == ["RESUBMITTED"]
+
+
+def test_a_second_tab_cannot_overwrite_a_newer_status(db, users):
+    p = make_project(coordinator=users["maria"])
+    tab1 = app_for(p, status="SUBMITTED")
+    tab2 = Application.get_by_id(tab1.id)
+    tab1.transition("APPROVED_TO_INSTALL", users["maria"])
+    with pytest.raises(TransitionError, match="someone else just moved this application to Approved to install"):
+        tab2.transition("COMPLETENESS_REVIEW", users["james"])
+    assert Application.get_by_id(tab1.id).status == "APPROVED_TO_INSTALL"
+
+
+def test_reopening_a_cancelled_project_brings_its_stage_back(db, users):
+    p = make_project(coordinator=users["maria"], stage="ix_approval")
+    app = app_for(p, status="SUBMITTED")
+    app.transition("CANCELLED", users["maria"], "customer walked away")
+    assert Project.get_by_id(p.id).stage == "cancelled"
+    Application.get_by_id(app.id).reopen(users["lead"], "customer came back")
+    assert Project.get_by_id(p.id).stage == "ix_approval"
+
+
+def test_ball_after_part1_is_done_and_while_the_meter_is_in(db, users):
+    from models.applications import ball_in_court
+    assert ball_in_court("utility_part1", "AGREEMENT_EXECUTED") == "us"
+    assert ball_in_court("utility_part2", "AGREEMENT_EXECUTED") == "utility"
+    assert ball_in_court("utility_part2", "METER_INSTALLED") == "utility"  # the PTO letter is theirs to send
+    p = make_project(refs={"utility_part1": ("TECHNICAL_REVIEW", "R1"), "utility_part2": ("DRAFT", None)})
+    assert p.ball_in_court == "utility"  # a Part 2 draft does not retire Part 1

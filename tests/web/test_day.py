@@ -7,7 +7,7 @@ import pytest
 
 from models import Application, ChecklistItem, DayAction, Event, Project
 from models.applications import file_application
-from models.base import utcnow
+from models.base import today as desk_today
 from tests.conftest import login
 from tests.factories import make_project
 
@@ -39,7 +39,7 @@ def test_submit_then_refused_move_shows_what_is_allowed(maria, users):
 def test_future_dates_are_refused(maria, users):
     p = make_project(coordinator=users["maria"])
     app = file_application(p, "utility_part1", "DRAFT")
-    future = (utcnow().date() + dt.timedelta(days=10)).isoformat()
+    future = (desk_today() + dt.timedelta(days=10)).isoformat()
     resp = maria.post(f"/applications/{app.id}/transition", data={"to": "SUBMITTED", "on": future}, headers=HX)
     assert resp.status_code == 422 and "is in the future" in resp.get_data(as_text=True)
 
@@ -62,7 +62,7 @@ def test_others_cannot_move_an_application(maria, users):
 
 def overdue(users, coordinator="maria"):
     p = make_project(coordinator=users[coordinator], external_id=f"OD-{coordinator}")
-    file_application(p, "utility_part1", "SUBMITTED", on=utcnow().date() - dt.timedelta(days=40))
+    file_application(p, "utility_part1", "SUBMITTED", on=desk_today() - dt.timedelta(days=40))
     return p
 
 
@@ -86,7 +86,7 @@ def test_row_actions_log_snooze_done(maria, users):
     assert resp.status_code == 200 and follow_key not in resp.get_data(as_text=True)
     resp = maria.post("/day/act", data={"key": breach_key, "action": "snooze", "until": "", "reason": "x"}, headers=HX)
     assert resp.status_code == 422 and "give the date to snooze until" in resp.get_data(as_text=True)
-    until = (utcnow().date() + dt.timedelta(days=2)).isoformat()
+    until = (desk_today() + dt.timedelta(days=2)).isoformat()
     resp = maria.post("/day/act", data={"key": breach_key, "action": "snooze", "until": until,
                                         "reason": "rep on leave"}, headers=HX)
     assert resp.status_code == 200 and breach_key not in resp.get_data(as_text=True)
@@ -97,7 +97,7 @@ def test_bulk_snooze_and_reassign_by_a_lead(client, users):
     a, b = overdue(users), overdue(users, "james")
     login(client, users["lead"])
     keys = [f"breach:{x.id}:{x.due_on}" for x in Application.select()]
-    until = (utcnow().date() + dt.timedelta(days=3)).isoformat()
+    until = (desk_today() + dt.timedelta(days=3)).isoformat()
     resp = client.post("/day/bulk", data={"keys": keys, "action": "snooze", "until": until, "reason": "holiday week",
                                           "who": "all"}, headers=HX)
     assert resp.status_code == 200 and DayAction.select().count() == 2
@@ -137,3 +137,30 @@ def test_requested_document_puts_the_ball_with_the_customer(maria, users):
     maria.post(f"/checklist/{item.id}", data={"status": "requested"}, headers=HX)
     assert Project.get_by_id(p.id).ball_in_court == "customer"
     assert ChecklistItem.get_by_id(item.id).next_reminder_on is not None
+
+
+def test_done_on_a_follow_up_restarts_its_clock(maria, users):
+    p = overdue(users)
+    app = Application.get(Application.project == p)
+    key = f"follow_up:{app.id}:{app.next_follow_up_on}"
+    maria.post("/day/act", data={"key": key, "action": "done", "channel": "call"}, headers=HX)
+    app = Application.get_by_id(app.id)
+    assert app.last_contact_on == desk_today() and app.next_follow_up_on > desk_today()
+    assert not DayAction.select().where(DayAction.key == key).exists()
+
+
+def test_leads_page_queries_do_not_grow_with_escalations(client, users):
+    from models.base import db as proxy
+    from tests.web.test_projects import QueryCounter
+    login(client, users["lead"])
+
+    def queries():
+        with QueryCounter(proxy.obj) as counter:
+            assert client.get("/leads?older=0").status_code == 200
+        return counter.count
+    overdue(users)
+    few = queries()
+    for n in range(15):
+        x = make_project(coordinator=users["james"], external_id=f"X{n}")
+        file_application(x, "utility_part1", "SUBMITTED", on=desk_today() - dt.timedelta(days=40))
+    assert queries() <= few + 2

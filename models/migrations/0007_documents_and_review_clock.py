@@ -1,4 +1,4 @@
-"""Documents: content-addressed files on projects and checklist items, with versions and review."""
+"""Documents (content-addressed files with versions and review); when the review clock started."""
 from peewee import *
 
 
@@ -49,6 +49,10 @@ def up(migrator, db):
             indexes = ((('project', 'checklist_item', 'created_at'), False),)
     db.create_tables([Document])
 
+    migrator.migrate(migrator.add_column('application', 'clock_started_on', DateField(null=True)))
+    db.execute_sql('UPDATE application SET clock_started_on = COALESCE(submitted_on, status_changed_on)')
+
 
 def down(migrator, db):
+    migrator.migrate(migrator.drop_column('application', 'clock_started_on'))
     migrator.migrate(migrator.drop_table('document'))
