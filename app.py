@@ -26,7 +26,8 @@ def create_app(overrides: dict | None = None) -> Flask:
         IXDESK=settings,
         SECRET_KEY=settings.secret_key,
         TESTING=settings.testing,
-        MAX_CONTENT_LENGTH=settings.max_upload_mb * 1024 * 1024,
+        # Room for the form around one file of the largest allowed size; the file's own limit is checked per file.
+        MAX_CONTENT_LENGTH=(settings.max_upload_mb + 1) * 1024 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.cookie_secure,

@@ -49,3 +49,57 @@ document.addEventListener("htmx:afterRequest", function (event) {
   var box = document.getElementById("problem");
   if (box && event.detail.successful) box.remove();
 });
+
+// Drag-and-drop upload with a progress bar per file; each file is its own request, so one refusal
+// never stops the others. Without JavaScript the form posts all files at once.
+(function () {
+  function setup(zone) {
+    var input = zone.querySelector("input[type=file]");
+    var list = zone.querySelector(".uploads");
+    var token = zone.querySelector("input[name=csrf_token]").value;
+    function send(file) {
+      var row = document.createElement("li");
+      var label = document.createElement("span");
+      label.textContent = file.name + " ";
+      var bar = document.createElement("progress");
+      bar.max = 100; bar.value = 0;
+      var note = document.createElement("span");
+      note.className = "upload-note";
+      row.appendChild(label); row.appendChild(bar); row.appendChild(note);
+      list.appendChild(row);
+      var data = new FormData();
+      data.append("files", file);
+      data.append("csrf_token", token);
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", zone.action);
+      xhr.setRequestHeader("HX-Request", "true");
+      xhr.setRequestHeader("X-CSRFToken", token);
+      xhr.upload.onprogress = function (e) { if (e.lengthComputable) bar.value = Math.round(100 * e.loaded / e.total); };
+      xhr.onload = function () {
+        bar.value = 100;
+        if (xhr.status === 200) {
+          note.textContent = " stored";
+          row.className = "ok";
+          document.body.dispatchEvent(new Event("documents-changed"));
+        } else {
+          var holder = document.createElement("div");
+          holder.innerHTML = xhr.responseText;
+          var err = holder.querySelector(".error");
+          note.textContent = " " + (err ? err.textContent.trim() : "refused (error " + xhr.status + ")");
+          row.className = "error";
+        }
+      };
+      xhr.onerror = function () { note.textContent = " failed: the server could not be reached"; row.className = "error"; };
+      xhr.send(data);
+    }
+    function take(files) { for (var i = 0; i < files.length; i++) send(files[i]); }
+    zone.addEventListener("dragover", function (e) { e.preventDefault(); zone.classList.add("over"); });
+    zone.addEventListener("dragleave", function () { zone.classList.remove("over"); });
+    zone.addEventListener("drop", function (e) { e.preventDefault(); zone.classList.remove("over"); take(e.dataTransfer.files); });
+    input.addEventListener("change", function () { take(input.files); input.value = ""; });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    var zone = document.getElementById("dropzone");
+    if (zone) setup(zone);
+  });
+})();

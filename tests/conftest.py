@@ -71,8 +71,9 @@ def overrides(**extra) -> dict:
 @pytest.fixture(scope="session")
 def database():
     """The run's database, migrated once."""
-    from models import schema
+    from models import schema, storage
     from models.base import connect
+    storage.configure(TMP / "storage")
     database = connect(TEST_DATABASE_URL)
     with database.connection_context():
         schema.upgrade(database)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 
-from models import ChecklistItem, Project, checklists
+from models import ChecklistItem, Project, checklists, documents
 from models.catalog_ref import find_utility_code, utility_states
 from models.project_fields import clean_project
 from web import htmx
@@ -20,9 +20,10 @@ def _project(project_id: int) -> Project:
 
 
 def _context(project: Project, **extra) -> dict:
-    return {"project": project, "groups": checklists.items_for(project),
-            "result": checklists.evaluate(project), "statuses": checklists.STATUSES,
-            "can_edit": project.can_edit(g.user), "tab": "checklist", **extra}
+    groups = checklists.items_for(project)
+    return {"project": project, "groups": groups, "result": checklists.evaluate(project),
+            "statuses": checklists.STATUSES, "can_edit": project.can_edit(g.user), "tab": "checklist",
+            "current_docs": documents.current_for([i for items in groups.values() for i in items]), **extra}
 
 
 @bp.get("/projects/<int:project_id>/checklist")

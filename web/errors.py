@@ -13,6 +13,13 @@ def install(app: Flask) -> None:
                                message="The form was open too long or came from elsewhere. Reload the page and try again; "
                                        "what you typed is still in the previous page if you go back."), 400
 
+    @app.errorhandler(413)
+    def _too_large(exc):
+        limit = app.config["IXDESK"].max_upload_mb
+        return render_template("errors.html", code=413, title="File too large",
+                               message=f"The upload is larger than the {limit} MB limit per file. "
+                                       f"Send large files one at a time, or ask an admin to raise MAX_UPLOAD_MB."), 413
+
     @app.errorhandler(HTTPException)
     def _http(exc):
         return render_template("errors.html", code=exc.code, title=f"{exc.code} {exc.name}",
