@@ -49,7 +49,7 @@ class Document(BaseModel):
 
     @property
     def filetype(self) -> filetypes.FileType | None:
-        return next((t for t in filetypes.ALLOWED + (filetypes.EML,) if t.mime == self.mime), None)
+        return next((t for t in filetypes.ALLOWED + (filetypes.EML, filetypes.ZIP) if t.mime == self.mime), None)
 
     @property
     def previewable(self) -> bool:
@@ -108,8 +108,8 @@ def add(project: Project, data: bytes, original_name: str, *, source: str = "upl
     if max_bytes is not None and len(data) > max_bytes:
         raise DocumentError(f"{filetypes.safe_name(original_name)} is {len(data) / 1048576:.1f} MB; "
                             f"the limit is {max_bytes / 1048576:.0f} MB")
-    filetype = next((t for t in filetypes.ALLOWED + (filetypes.EML,) if t.mime == mime), None) if mime \
-        else filetypes.sniff(data)
+    filetype = next((t for t in filetypes.ALLOWED + (filetypes.EML, filetypes.ZIP) if t.mime == mime), None) \
+        if mime else filetypes.sniff(data)
     if filetype is None:
         raise DocumentError(f"{filetypes.safe_name(original_name)} is not a file type we accept "
                             f"(its content is not {filetypes.ALLOWED_LABELS})")

@@ -32,6 +32,7 @@ DOCX = FileType("Word document", "application/vnd.openxmlformats-officedocument.
 XLSX = FileType("Excel workbook", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".xlsx")
 TEXT = FileType("Text", "text/plain", ".txt")
 EML = FileType("Email message", "message/rfc822", ".eml")
+ZIP = FileType("ZIP archive", "application/zip", ".zip")  # generated packets only; never accepted as an upload
 ALLOWED = (PDF, JPEG, PNG, HEIC, TIFF, DOCX, XLSX, TEXT)
 ALLOWED_LABELS = "PDF, JPEG, PNG, HEIC, TIFF, Word (.docx), Excel (.xlsx) or plain text"
 HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"mif1", b"msf1", b"heim", b"heis")

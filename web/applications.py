@@ -53,10 +53,18 @@ def transition(app_id: int):
     """Move an application to a new status (submit, deficiency, approval, PTO...)."""
     app = _app(app_id)
     form = request.form
+    sent, cause = form.get("sent", ""), None
+    if form.get("attach_packet") == "1" and form.get("to") in ("SUBMITTED", "COMPLETION_SUBMITTED", "RESUBMITTED"):
+        from models import Document
+        packet = (Document.select().where(Document.application == app, Document.kind == "packet_pdf")
+                  .order_by(Document.id.desc()).first())
+        if packet is not None:
+            sent = f"{sent}; packet {packet.name}".strip("; ")
+            cause = {"document_id": packet.id}
     try:
         app.transition(form.get("to", ""), g.user, form.get("why", ""), by_notice=form.get("notice") == "1",
                        on=_day(form.get("on", "")), reference=form.get("reference") or None,
-                       sent=form.get("sent", ""), deficiencies=form.get("deficiencies", "").splitlines())
+                       sent=sent, deficiencies=form.get("deficiencies", "").splitlines(), cause=cause)
     except (TransitionError, ValueError) as exc:
         message = str(exc) if isinstance(exc, TransitionError) else f"date: {exc}"
         return _answer(app.project, message, form.to_dict(), app.id)
@@ -98,3 +106,34 @@ def create(project_id: int):
         return _answer(project, f"choose an application kind: {', '.join(KINDS.values())}")
     file_application(project, kind, "DRAFT")
     return _answer(project)
+
+
+@bp.post("/applications/<int:app_id>/packet")
+def packet(app_id: int):
+    """Build the submission packet as a job; missing items block it unless the user overrides."""
+    from models import Job
+    from models.packets import plan
+    app = _app(app_id)
+    allow = request.form.get("allow_incomplete") == "1"
+    _, missing = plan(app)
+    if missing and not allow:
+        return _answer(app.project, "missing required items: " + "; ".join(i.label for i in missing) +
+                       ". Attach them, waive them, or tick 'build anyway'.", request.form.to_dict(), app.id)
+    job = Job.create(kind="packet", created_by=g.user, params={"application_id": app.id, "allow_incomplete": allow,
+                                                                 "project_id": app.project_id})
+    from workers.actors import build_packet
+    build_packet.send(job.id)
+    return htmx.redirect(url_for("applications.packet_job", job_id=job.id)) if htmx.is_fragment_request() \
+        else redirect(url_for("applications.packet_job", job_id=job.id), 303)
+
+
+@bp.get("/packets/<int:job_id>")
+def packet_job(job_id: int):
+    """The packet job's progress, then links to the PDF and the ZIP."""
+    from models import Job
+    job = Job.get_or_none((Job.id == job_id) & (Job.kind == "packet"))
+    if job is None:
+        abort(404, "no such packet build")
+    project = Project.get_by_id(job.params["project_id"])
+    return htmx.render("documents/packet.html", "documents/_packet_progress.html", job=job, project=project,
+                       tab="documents", can_edit=project.can_edit(g.user))

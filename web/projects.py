@@ -113,8 +113,18 @@ def _page_context(project: Project, **extra) -> dict:
     applications = list(Application.select().where(Application.project == project).order_by(Application.id))
     return {"project": project, "applications": applications, "events": list(Event.timeline(project).limit(200)),
             "can_edit": project.can_edit(g.user), **_choices(), "errors": {}, "form": None,
-            "today": desk_today(), "app_kinds": KINDS,
+            "today": desk_today(), "app_kinds": KINDS, "packets": _latest_packets(applications),
             "app_statuses": {k: [(s, status_label(k, s)) for s in lifecycle.statuses(k)] for k in KINDS}, **extra}
+
+
+def _latest_packets(applications: list) -> dict:
+    from models import Document
+    out = {}
+    if applications:
+        for doc in Document.select().where(Document.application.in_([a.id for a in applications]),
+                                           Document.kind == "packet_pdf").order_by(Document.id.desc()):
+            out.setdefault(doc.application_id, doc)
+    return out
 
 
 @bp.get("/projects/<int:project_id>")

@@ -60,3 +60,30 @@ def send_digests() -> None:
                     config.VAR_DIR / "outbox")
     if sent:
         log.info("morning digests sent: %d", sent)
+
+
+@dramatiq.actor(queue_name="jobs", max_retries=0, time_limit=15 * 60 * 1000)
+def build_packet(job_id: int) -> None:
+    """Build an application's submission packet (PDF + ZIP), reporting progress on the job row."""
+    from models import Application
+    from models.packets import PacketIncomplete, build
+    job = Job.get_or_none(Job.id == job_id)
+    if job is None or not job.claim():
+        return
+    params = job.params or {}
+    try:
+        app = Application.get_by_id(params["application_id"])
+        actor = User.get_or_none(User.id == job.created_by_id) if job.created_by_id else None
+        job.start(1)
+
+        def progress(done, total, message):
+            Job.update(total=max(total, 1), done=done, message=message).where(Job.id == job.id).execute()
+        pdf_doc, zip_doc = build(app, actor, allow_incomplete=bool(params.get("allow_incomplete")), progress=progress)
+        job.total = max(job.total, 1)
+        job.finish({"pdf": pdf_doc.id, "zip": zip_doc.id, "pages": pdf_doc.pages}, message="packet ready")
+    except PacketIncomplete as exc:
+        job.fail(f"missing required items: {'; '.join(i.label for i in exc.missing)}")
+    except BaseException as exc:
+        log.exception("packet job %s failed", job.id)
+        job.fail(f"stopped: {type(exc).__name__}: {exc}")
+        raise

@@ -9,7 +9,7 @@ from models import Job
 from models.base import utcnow
 
 log = logging.getLogger(__name__)
-ACTORS = {"import": "import_projects"}
+ACTORS = {"import": "import_projects", "packet": "build_packet"}
 
 
 # A running job older than its actor's time limit died with its worker.

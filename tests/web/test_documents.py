@@ -102,3 +102,37 @@ def test_oversized_request_gets_a_clear_refusal(db, users):
     assert resp.status_code == 413 and "larger than the 1 MB limit" in resp.get_data(as_text=True)
     resp = post_files(client, p, ("big.pdf", files.pdf() + b" " * (1024 * 1024 + 10)))
     assert "big.pdf is 1.0 MB; the limit is 1 MB" in resp.get_data(as_text=True)
+
+
+def test_packet_blocked_then_built_as_a_job_and_attached_on_submit(client, users, worker):
+    import time
+    from models import Application, Event, Job
+    from models.applications import file_application
+    login(client, users["maria"])
+    p = make_project(coordinator=users["maria"])
+    app = file_application(p, "utility_part1", "DRAFT")
+    a = ChecklistItem.create(project=p, application="utility_part1", doc_type="A", label="Customer authorization",
+                             rule_id="r")
+    b = ChecklistItem.create(project=p, application="utility_part1", doc_type="B", label="Utility bill", rule_id="r")
+    post_files(client, p, ("aa.pdf", files.pdf()), item=a)
+    resp = client.post(f"/applications/{app.id}/packet", headers=HX)
+    assert resp.status_code == 422 and "missing required items: Utility bill" in resp.get_data(as_text=True)
+    post_files(client, p, ("bill.png", files.image("PNG")), item=b)
+    resp = client.post(f"/applications/{app.id}/packet", headers=HX)
+    url = resp.headers["HX-Redirect"]
+    job_id = int(url.rsplit("/", 1)[1])
+    deadline = time.monotonic() + 20
+    while not Job.get_by_id(job_id).finished and time.monotonic() < deadline:
+        time.sleep(0.05)
+    job = Job.get_by_id(job_id)
+    assert job.state == "done", job.message
+    page = client.get(url, headers=HX).get_data(as_text=True)
+    assert "Download PDF" in page and "hx-trigger" not in page  # finished: the widget stops polling
+    pdf = client.get(f"/documents/{job.result['pdf']}/file")
+    assert pdf.data[:5] == b"%PDF-" and job.result["pages"] == 3
+    client.post(f"/applications/{app.id}/transition", headers=HX,
+                data={"to": "SUBMITTED", "reference": "PGE-1", "sent": "via portal", "attach_packet": "1"})
+    app = Application.get_by_id(app.id)
+    assert app.sent_summary.startswith("via portal; packet ") and app.sent_summary.endswith(".pdf")
+    event = Event.select().where(Event.kind == "status").order_by(Event.id.desc()).get()
+    assert event.data["cause"] == {"document_id": job.result["pdf"]}
