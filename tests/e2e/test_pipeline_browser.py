@@ -110,11 +110,11 @@ def test_checklist_tab_waive_and_edit_preview(page, users):
     row = page.locator("#app-utility_part1 tr", has_text="Customer authorization").first
     expect(row).to_contain_text("PGE-PART1-SHORT")
     row.locator("select[name=status]").select_option("waived")
-    row.locator("button").click()
+    row.locator("button", has_text="Set").click()
     expect(page.locator("#app-utility_part1 .error")).to_contain_text("say why")
     row = page.locator("#app-utility_part1 tr", has_text="Customer authorization").first
     row.locator("input[name=reason]").fill("Signed A&A already on file with PG&E")
-    row.locator("button").click()
+    row.locator("button", has_text="Set").click()
     expect(page.locator("#app-utility_part1 tr", has_text="Customer authorization").first).to_contain_text("Waived")
 
     page.click("nav.tabs >> text=Overview")
