@@ -70,8 +70,9 @@ def connect_database(app: Flask, settings: config.Config) -> None:
 
 def check_catalog(settings: config.Config) -> None:
     """Refuse to start on an invalid catalog: a wrong rule is worse than no rule."""
-    from models import catalog_ref
+    from models import catalog_ref, prefill
     catalog_ref.load(settings.catalog_dir)
+    prefill.load_templates(settings.catalog_dir)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -35,6 +35,7 @@ class Config:
     digest_hour: int = 12  # UTC hour after which the morning digests go out (12 UTC = 7 am Eastern)
     base_url: str = "http://127.0.0.1:5000"  # how links in emails reach this desk
     desk_timezone: str = "America/Los_Angeles"  # decides what "today" is for clocks and the day page
+    installer: dict = field(default_factory=dict)  # name, license, phone, email: prefilled into utility forms
     # Start the in-process Dramatiq worker (embedded mode only).
     embedded_worker: bool = True
     testing: bool = False
@@ -194,6 +195,7 @@ def load(env: dict | None = None, overrides: dict | None = None) -> Config:
         digest_hour=_int(env, "DIGEST_HOUR", 12, 0, 23),
         base_url=_base_url(env),
         desk_timezone=_timezone(env),
+        installer={k: env.get(f"INSTALLER_{k.upper()}", "").strip()[:200] for k in ("name", "license", "phone", "email")},
         embedded_worker=embedded,
     ).with_overrides(overrides)
 

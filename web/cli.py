@@ -173,9 +173,15 @@ def catalog_check():
         loaded = catalog.load_catalog(path)
     except catalog.CatalogError as exc:
         raise click.ClickException(str(exc)) from None
+    from models import prefill
+    try:
+        forms = prefill.load_templates(path)
+    except catalog.CatalogError as exc:
+        raise click.ClickException(str(exc)) from None
     rules = sum(len(u.rules) for u in loaded.utilities.values())
     click.echo(f"catalog OK: {len(loaded.utilities)} utilities, {rules} utility rules, "
-               f"{len(loaded.doc_types)} document types, {len(loaded.programs)} programs")
+               f"{len(loaded.doc_types)} document types, {len(loaded.programs)} programs, "
+               f"{len(forms)} prefill form(s)")
 
 
 @demo_cli.command("seed")

@@ -6,7 +6,7 @@ from urllib.parse import quote
 from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request,
                    url_for)
 
-from models import ChecklistItem, Document, Project, checklists, documents
+from models import ChecklistItem, Document, Project, checklists, documents, prefill
 from models.documents import DocumentError
 from web import htmx
 
@@ -38,6 +38,7 @@ def _context(project: Project, **extra) -> dict:
             "loose": [d for d in docs if not d.checklist_item_id and d.kind == "file"],
             "packets": [d for d in docs if d.kind in ("packet_pdf", "packet_zip")],
             "can_edit": project.can_edit(g.user), "limit_mb": current_app.config["IXDESK"].max_upload_mb,
+            "form_templates": list(prefill.load_templates(current_app.config["IXDESK"].catalog_dir).values()),
             **extra}
 
 
