@@ -32,7 +32,7 @@ def test_upload_preview_and_packet_download(page, users, tmp_path):
     row = page.locator("tr", has_text="Utility bill").first
     row.locator("input[type=file]").set_input_files(str(bill))
     row.locator("button", has_text="Attach").click()
-    expect(page.locator("tr", has_text="Utility bill").first).to_contain_text("Received")
+    expect(page.locator("tr", has_text="Utility bill").first.locator(".badge")).to_have_text("Received")
 
     doc = Document.get((Document.checklist_item == item.id))
     page.goto(f"/documents/{doc.id}")
