@@ -76,3 +76,10 @@ class BaseModel(Model):
         # save() writes only the fields this instance changed, so a row loaded a while ago never
         # writes back stale values over someone else's change.
         only_save_dirty = True
+
+    def save(self, *args, **kwargs):
+        # PostgreSQL text cannot hold NUL; text typed or pasted by people sometimes does. Drop it.
+        for name, value in self.__data__.items():
+            if isinstance(value, str) and "\x00" in value:
+                setattr(self, name, value.replace("\x00", ""))
+        return super().save(*args, **kwargs)

@@ -127,8 +127,10 @@ def add(project: Project, data: bytes, original_name: str, *, source: str = "upl
         version = 1
         if item is not None:
             version = Document.select().where(Document.checklist_item == item).count() + 1
+        # Kept as received, except NUL, which no database text column holds: it is written as \x00.
+        original = (original_name or "").replace("\x00", "\\x00")
         doc = Document.create(project=project, checklist_item=item, application=application, sha256=sha,
-                              size=len(data), mime=filetype.mime, original_name=original_name or "", name=name,
+                              size=len(data), mime=filetype.mime, original_name=original, name=name,
                               source=source, kind=kind, version=version, problem=problem, pages=pages,
                               added_by=actor, review="accepted" if source == "generated" else "pending")
         where = f" for {item.label}" + (f" (version {version})" if version > 1 else "") if item else ""

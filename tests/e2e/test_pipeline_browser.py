@@ -45,9 +45,13 @@ def test_sign_in_search_filter_and_back_button(page, users):
 
     page.click("#pipeline th a:has-text('Customer')")
     expect(page).to_have_url(re.compile(r"sort=customer"))
+    expect(page.locator("th[aria-sort=ascending]")).to_contain_text("Customer")
     page.go_back()
     expect(page).not_to_have_url(re.compile(r"sort=customer"))
+    # the page itself, not just the address bar, must be back (reloaded from the server)
+    expect(page.locator("th[aria-sort=ascending]")).to_have_count(0)
     expect(rows(page)).to_have_count(1)
+    page.wait_for_load_state()
     page.go_back()
     expect(page).not_to_have_url(re.compile(r"stage=pto"))
     expect(rows(page)).to_have_count(2)

@@ -206,3 +206,10 @@ def test_a_save_from_an_old_tab_keeps_newer_changes_and_flags_real_conflicts(mar
     assert Project.get_by_id(p.id).customer_phone == "+14155551111"
     again = maria.post(f"/projects/{p.id}", data=fields(body, customer_phone="(415) 555-2222"), headers=HX)
     assert again.status_code == 200 and Project.get_by_id(p.id).customer_phone == "+14155552222"
+
+
+def test_nul_characters_in_typed_text_never_break_a_save(maria, users):
+    p = make_project(coordinator=users["maria"])
+    resp = maria.post(f"/projects/{p.id}/notes", data={"body": "pasted\x00text"}, headers=HX)
+    assert resp.status_code == 200
+    assert Event.get(Event.kind == "note").body == "pastedtext"
