@@ -4,7 +4,8 @@ from __future__ import annotations
 import io
 import logging
 
-from peewee import (BigIntegerField, CharField, DateTimeField, ForeignKeyField, IntegerField, JOIN, TextField)
+from peewee import (JOIN, BigIntegerField, CharField, DateTimeField, ForeignKeyField, IntegerField, IntegrityError,
+                    TextField, fn)
 
 from models import filetypes, storage
 from models.applications import Application
@@ -45,7 +46,9 @@ class Document(BaseModel):
     created_at = DateTimeField(default=utcnow, index=True)
 
     class Meta:
-        indexes = ((("project", "checklist_item", "created_at"), False),)
+        indexes = ((("project", "checklist_item", "created_at"), False),
+                   # One version number per item and kind: two uploads at once cannot both be "v2".
+                   (("checklist_item", "kind", "version"), True))
 
     @property
     def filetype(self) -> filetypes.FileType | None:
@@ -63,6 +66,8 @@ class Document(BaseModel):
         reason = (reason or "").strip()
         if verdict not in ("accepted", "rejected"):
             raise DocumentError("review is accept or reject")
+        if self.kind != "file":
+            raise DocumentError("generated documents (packets, prefilled forms) are not reviewed")
         if verdict == "rejected" and not reason:
             raise DocumentError("say why the document is rejected (the customer will need to know)")
         with db.atomic():
@@ -70,7 +75,9 @@ class Document(BaseModel):
             self.reviewed_by, self.reviewed_at = actor, utcnow()
             self.save()
             item = self.checklist_item
-            if item is not None:
+            newest = (Document.select(fn.MAX(Document.version)).where(
+                Document.checklist_item == item, Document.kind == "file").scalar() if item else None)
+            if item is not None and self.version == newest:  # an old version's verdict leaves the item alone
                 if verdict == "accepted":
                     item.set_status("accepted", "", actor)
                 else:
@@ -81,15 +88,40 @@ class Document(BaseModel):
                          body=reason, data={"document_id": self.id})
 
 
+MAX_PIXELS = 50_000_000  # a 50-megapixel photo; beyond that decoding one image can take gigabytes
+
+
+def inspect_image(data: bytes, mime: str) -> str:
+    """A problem description when an image is damaged or absurdly large (never raises)."""
+    import warnings
+    from PIL import Image
+    if mime == "image/heic":
+        import pillow_heif
+        pillow_heif.register_heif_opener()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                if img.width * img.height > MAX_PIXELS:
+                    return f"image is {img.width}x{img.height} pixels; too large to include in a packet"
+                img.verify()
+            with Image.open(io.BytesIO(data)) as img:
+                img.load()
+    except Exception as exc:  # truncated, bombs, unsupported variants: all "damaged"
+        return f"image cannot be read ({type(exc).__name__}); ask for a new copy"
+    return ""
+
+
 def inspect_pdf(data: bytes) -> tuple[int | None, str]:
     """Page count, and a problem description when the PDF is damaged (never raises)."""
     from pypdf import PdfReader
     problem = ""
-    if b"%%EOF" not in data[-2048:]:
+    if b"%%EOF" not in data[-65536:]:
         problem = "PDF is truncated or damaged (no end-of-file marker)"
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted:
+        # Many PDFs are locked only against editing: they open with an empty password.
+        if reader.is_encrypted and not reader.decrypt(""):
             return None, "PDF is password-protected; ask for an unlocked copy"
         pages = len(reader.pages)
         for page in reader.pages[:50]:
@@ -117,16 +149,38 @@ def add(project: Project, data: bytes, original_name: str, *, source: str = "upl
     if item is not None and item.project_id != project.id:
         raise DocumentError("that checklist item belongs to another project")
     pages, problem = inspect_pdf(data) if filetype is filetypes.PDF else (None, "")
-    sha, _ = storage.put(data)
+    if filetype.is_image:
+        problem = inspect_image(data, filetype.mime)
+    try:
+        sha, _ = storage.put(data)
+    except OSError as exc:
+        log.exception("storage write failed")
+        raise DocumentError(f"{name} could not be stored ({exc.strerror or exc}); try again or tell an admin") from None
     same = Document.select().where(Document.project == project, Document.sha256 == sha,
                                    Document.checklist_item == item if item else Document.checklist_item.is_null(),
                                    Document.kind == kind).first()
     if same is not None:
+        if same.review == "rejected":
+            raise DocumentError(f"{name} is the same file that was rejected on {same.reviewed_at:%Y-%m-%d}: "
+                                f"{same.review_reason}")
         return same, False  # the same file again: nothing new to keep or review
+    for attempt in range(3):
+        try:
+            return _create(project, item, application, sha, data, filetype, original_name, name, source, kind,
+                           problem, pages, actor), True
+        except IntegrityError:  # another upload took this version number at the same moment
+            if attempt == 2:
+                raise DocumentError(f"{name}: another upload to this item is in progress; try again") from None
+
+
+def _create(project, item, application, sha, data, filetype, original_name, name, source, kind, problem, pages,
+            actor) -> Document:
     with db.atomic():
         version = 1
         if item is not None:
-            version = Document.select().where(Document.checklist_item == item).count() + 1
+            top = Document.select(fn.MAX(Document.version)).where(Document.checklist_item == item,
+                                                                  Document.kind == kind).scalar()
+            version = (top or 0) + 1
         # Kept as received, except NUL, which no database text column holds: it is written as \x00.
         original = (original_name or "").replace("\x00", "\\x00")
         doc = Document.create(project=project, checklist_item=item, application=application, sha256=sha,
@@ -139,7 +193,7 @@ def add(project: Project, data: bytes, original_name: str, *, source: str = "upl
                      data={"document_id": doc.id})
         if item is not None and source != "generated" and item.status in ("missing", "requested", "rejected"):
             item.set_status("received", f"{name} ({source})", actor) if actor else _received(item, name, source)
-    return doc, True
+    return doc
 
 
 def _received(item: ChecklistItem, name: str, source: str) -> None:

@@ -72,20 +72,35 @@ def _office(data: bytes) -> FileType | None:
     return None
 
 
-def _is_text(data: bytes) -> bool:
-    sample = data[:65536]
-    if not sample or b"\x00" in sample:
-        return False
+def decode_text(data: bytes) -> str | None:
+    """Text in UTF-8 (with or without BOM), UTF-16 (with BOM) or Windows-1252; None when it is not text."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            return None
+    if b"\x00" in data[:65536]:
+        return None
     try:
-        text = sample.decode("utf-8")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        if exc.start < len(sample) - 4:  # a multi-byte character cut at the sample's end is fine
-            return False
-        text = sample[:exc.start].decode("utf-8")
+        # Only a long file cut mid-character in our sample gets the benefit of the doubt.
+        if len(data) > 65536 and exc.start >= len(data) - 4:
+            return data[:exc.start].decode("utf-8-sig")
+    text = data.decode("cp1252", errors="replace")
+    return text if text.count("\ufffd") <= len(text) * 0.001 else None
+
+
+def _is_text(data: bytes) -> bool:
+    text = decode_text(data[:65536] if len(data) > 65536 else data)
+    if not text:
+        return False
     controls = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\r\n\t\f")
     return controls <= len(text) * 0.01
 
 
+# Other spellings of a type's extension that are kept as the sender wrote them.
+ALIASES = {"image/jpeg": (".jpeg",), "image/tiff": (".tiff",), "image/heic": (".heif",)}
 UNSAFE = re.compile(r'[<>:"|?*\\/]')
 
 
@@ -100,6 +115,6 @@ def safe_name(original: str, filetype: FileType | None = None, limit: int = 120)
         stem, ext = name, ""
     stem = stem.strip(". _") or "document"
     extension = filetype.extension if filetype else ("." + ext.lower() if ext else "")
-    if filetype and ("." + ext.lower()) in (filetype.extension, ".jpeg", ".tiff", ".heif") and ext:
+    if filetype and ext and ("." + ext.lower()) in (filetype.extension,) + ALIASES.get(filetype.mime, ()):
         extension = "." + ext.lower()
     return stem[: limit - len(extension)] + extension

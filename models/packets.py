@@ -18,6 +18,8 @@ from models.users import User
 
 log = logging.getLogger(__name__)
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/tiff", "image/heic")
+MAX_SIDE = 2500  # pixels on the long side: sharp on paper, small in the packet
+MAX_TEXT_BYTES = 200_000
 
 
 class PacketIncomplete(Exception):
@@ -40,12 +42,14 @@ def plan(application: Application) -> tuple[list[Entry], list[ChecklistItem]]:
     items = list(ChecklistItem.select().where(
         ChecklistItem.project == application.project_id, ChecklistItem.application == application.kind,
         ChecklistItem.required == True, ChecklistItem.status != "waived").order_by(ChecklistItem.id))  # noqa: E712
-    current = {}
-    for doc in Document.select().where(Document.checklist_item.in_([i.id for i in items] or [0]),
-                                       Document.kind == "file", Document.review != "rejected") \
-            .order_by(Document.version.desc()):
-        current.setdefault(doc.checklist_item_id, doc)
-    entries = [Entry(i, current.get(i.id)) for i in items]
+    # Only the newest version counts: a rejected or damaged newest file means the item is still missing,
+    # never a silent fall-back to the version it replaced.
+    current = documents.current_for(items)
+    entries = []
+    for i in items:
+        doc = current.get(i.id)
+        usable = doc is not None and doc.review != "rejected" and not doc.problem
+        entries.append(Entry(i, doc if usable else None))
     return entries, [e.item for e in entries if e.doc is None]
 
 
@@ -57,25 +61,37 @@ def build(application: Application, actor: User | None, allow_incomplete: bool =
         raise PacketIncomplete(missing)
     from pypdf import PdfReader, PdfWriter
     writer = PdfWriter()
-    parts, total = [], len(entries)
+    total = len(entries)
+    spans: dict[int, tuple[int, int]] = {}
     for n, entry in enumerate(entries, start=1):
         if progress:
             progress(n - 1, total, f"adding {entry.item.label}")
         if entry.doc is None:
             entry.note = "MISSING"
             continue
-        pdf = _as_pdf(entry.doc)
-        if pdf is None:
-            entry.note = "in the ZIP only (no PDF form of this file type)"
-            continue
         try:
+            pdf = _as_pdf(entry.doc)
+            if pdf is None:
+                entry.note = "in the ZIP only (no PDF form of this file type)"
+                continue
             start = len(writer.pages)
             writer.append(PdfReader(io.BytesIO(pdf), strict=False))
-            entry.note = f"pages {start + 2}-{len(writer.pages) + 1}"  # +1: the cover sheet goes first
-        except Exception as exc:  # a damaged file must not sink the packet; it is listed as such
+            spans[n] = (start + 1, len(writer.pages))
+        except Exception as exc:  # a damaged file must not sink the packet; it is missing, and listed
             entry.note = f"could not be included ({type(exc).__name__}); see the ZIP"
-        parts.append(entry)
-    cover = _cover(application, entries, missing)
+            missing.append(entry.item)
+    if missing and not allow_incomplete:
+        raise PacketIncomplete(missing)
+    # Page numbers on the cover count the cover itself, which may run to more than one page.
+    cover_pages = 1
+    for _ in range(2):
+        for n, (first, last) in spans.items():
+            entries[n - 1].note = f"pages {first + cover_pages}-{last + cover_pages}"
+        cover = _cover(application, entries, missing)
+        counted = len(PdfReader(io.BytesIO(cover)).pages)
+        if counted == cover_pages:
+            break
+        cover_pages = counted
     final = PdfWriter()
     final.append(PdfReader(io.BytesIO(cover)))
     for page in writer.pages:
@@ -108,20 +124,28 @@ def _as_pdf(doc: Document) -> bytes | None:
     if doc.mime == "application/pdf":
         return data
     if doc.mime in IMAGE_TYPES:
-        from PIL import Image
+        from PIL import Image, ImageOps, ImageSequence
         if doc.mime == "image/heic":
             import pillow_heif
             pillow_heif.register_heif_opener()
-        out = io.BytesIO()
+        pages = []
         with Image.open(io.BytesIO(data)) as img:
-            img.convert("RGB").save(out, format="PDF", resolution=150)
+            for frame in ImageSequence.Iterator(img):  # every page of a multi-page TIFF
+                page = ImageOps.exif_transpose(frame.convert("RGB"))  # phone photos the right way up
+                page.thumbnail((MAX_SIDE, MAX_SIDE))
+                pages.append(page)
+        out = io.BytesIO()
+        pages[0].save(out, format="PDF", resolution=150, save_all=True, append_images=pages[1:])
         return out.getvalue()
     if doc.mime == "text/plain":
+        if len(data) > MAX_TEXT_BYTES:
+            return None  # a log dump does not belong in a utility packet; it stays in the ZIP
         from fpdf import FPDF
         page = FPDF()
         page.add_page()
         page.set_font("Courier", size=9)
-        page.multi_cell(0, 4, text=data.decode("utf-8", "replace").encode("latin-1", "replace").decode("latin-1"))
+        text = filetypes.decode_text(data) or data.decode("utf-8", "replace")
+        page.multi_cell(0, 4, text=_latin(text))
         return bytes(page.output())
     return None
 

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import io
+import logging
+import os
 import re
+import shutil
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +21,8 @@ from models.projects import Project
 from models.users import User
 
 CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9_]{1,40}$")
+log = logging.getLogger(__name__)
+_CACHE: dict[tuple, dict] = {}
 
 
 def _num(value) -> str:
@@ -87,9 +92,31 @@ def pdf_fields(data: bytes) -> list[str]:
 
 
 def load_templates(catalog_root: Path | None = None) -> dict[str, Template]:
-    """Every template under <catalog>/forms, validated: errors name the file and the field."""
+    """Every template under <catalog>/forms, validated: errors name the file and the field.
+
+    Cached until a file in the folder changes (parsing PDFs on every page view adds up).
+    """
+    folder = forms_dir(catalog_root)
+    paths = sorted(folder.glob("*.toml")) + sorted(folder.glob("*.pdf"))
+    key = (str(folder),) + tuple((p.name, p.stat().st_mtime_ns) for p in paths)
+    if key not in _CACHE:
+        _CACHE.clear()
+        _CACHE[key] = _load_all(folder)
+    return dict(_CACHE[key])
+
+
+def usable_templates(catalog_root: Path | None = None) -> dict[str, Template]:
+    """Templates for a page: a broken one is logged and left out instead of breaking the page."""
+    try:
+        return load_templates(catalog_root)
+    except CatalogError as exc:
+        log.error("prefill templates: %s", exc)
+        return {}
+
+
+def _load_all(folder: Path) -> dict[str, Template]:
     out, errors = {}, []
-    for path in sorted(forms_dir(catalog_root).glob("*.toml")):
+    for path in sorted(folder.glob("*.toml")):
         try:
             t = _load(path)
             out[t.code] = t
@@ -154,13 +181,33 @@ def save_template(catalog_root: Path | None, code: str, pdf: bytes, meta: dict, 
     lines += ["verified = false", "", "[fields]"]
     lines += [f"{_q(f)} = {_q(k)}" for f, k in mapping.items() if f in fields_in_pdf]
     lines += ["", "[left_blank]"] + [f"{_q(f)} = {_q(r)}" for f, r in left_blank.items() if f in fields_in_pdf]
-    (folder / f"{code}.pdf").write_bytes(pdf)
-    (folder / f"{code}.toml").write_text("\n".join(lines) + "\n")
+    # Written beside the real files and checked there first: a template that would not load never
+    # replaces a good one (a broken file would stop the app at its next start).
+    stage = folder / f".{code}.new"
+    stage.mkdir(exist_ok=True)
+    try:
+        (stage / f"{code}.pdf").write_bytes(pdf)
+        (stage / f"{code}.toml").write_text("\n".join(lines) + "\n")
+        _load(stage / f"{code}.toml")
+        os.replace(stage / f"{code}.pdf", folder / f"{code}.pdf")
+        os.replace(stage / f"{code}.toml", folder / f"{code}.toml")
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    _CACHE.clear()
     return _load(folder / f"{code}.toml")
 
 
 def _q(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+    """A TOML basic string: backslash, quote and every control character escaped."""
+    out = []
+    for ch in str(text):
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04X}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
 
 
 @dataclass

@@ -38,7 +38,7 @@ def _context(project: Project, **extra) -> dict:
             "loose": [d for d in docs if not d.checklist_item_id and d.kind == "file"],
             "packets": [d for d in docs if d.kind in ("packet_pdf", "packet_zip")],
             "can_edit": project.can_edit(g.user), "limit_mb": current_app.config["IXDESK"].max_upload_mb,
-            "form_templates": list(prefill.load_templates(current_app.config["IXDESK"].catalog_dir).values()),
+            "form_templates": list(prefill.usable_templates(current_app.config["IXDESK"].catalog_dir).values()),
             **extra}
 
 
@@ -127,6 +127,8 @@ def review(doc_id: int):
     doc = _document(doc_id)
     if not doc.project.can_edit(g.user):
         abort(403, "this project is assigned to another coordinator")
+    if doc.kind != "file":
+        abort(409, "generated documents (packets, prefilled forms) are not reviewed")
     try:
         doc.set_review(request.form.get("verdict", ""), request.form.get("reason", ""), g.user)
     except DocumentError as exc:

@@ -20,7 +20,7 @@ def _admin():
 
 
 def _template(code: str) -> prefill.Template:
-    found = prefill.load_templates(_root()).get(code.upper())
+    found = prefill.usable_templates(_root()).get(code.upper())
     if found is None:
         abort(404, f"no form template {code!r}")
     return found
@@ -29,7 +29,7 @@ def _template(code: str) -> prefill.Template:
 @bp.get("/forms")
 def index():
     """Form templates that can be prefilled, and (admins) the upload of a new one."""
-    return render_template("forms/index.html", templates=list(prefill.load_templates(_root()).values()),
+    return render_template("forms/index.html", templates=list(prefill.usable_templates(_root()).values()),
                            doc_types=current().doc_types, error=None, form={})
 
 
@@ -45,9 +45,12 @@ def upload():
             raise CatalogError(["choose the fillable PDF"])
         if meta["doc_type"] and meta["doc_type"] not in current().doc_types:
             raise CatalogError([f"unknown document type {meta['doc_type']!r}"])
-        template = prefill.save_template(_root(), code, f.read(), meta, {}, {})
+        # A new version of a known form keeps the mapping of the fields it still has.
+        old = prefill.usable_templates(_root()).get(code.strip().upper())
+        template = prefill.save_template(_root(), code, f.read(), meta, old.fields if old else {},
+                                         old.left_blank if old else {})
     except CatalogError as exc:
-        return render_template("forms/index.html", templates=list(prefill.load_templates(_root()).values()),
+        return render_template("forms/index.html", templates=list(prefill.usable_templates(_root()).values()),
                                doc_types=current().doc_types, error="; ".join(exc.errors),
                                form={**meta, "code": code}), 422
     flash(f"{template.name}: {len(template.pdf_fields)} fields found; map them below.")
@@ -78,7 +81,10 @@ def save(code: str):
     if problems:
         return render_template("forms/show.html", t=t, data=prefill.DATA, error="; ".join(problems)), 422
     meta = {"name": t.name, "number": t.number, "version": t.version, "doc_type": t.doc_type, "source": t.source}
-    prefill.save_template(_root(), t.code, t.pdf_path.read_bytes(), meta, mapping, blank)
+    try:
+        prefill.save_template(_root(), t.code, t.pdf_path.read_bytes(), meta, mapping, blank)
+    except CatalogError as exc:
+        return render_template("forms/show.html", t=t, data=prefill.DATA, error="; ".join(exc.errors)), 422
     flash("Mapping saved.")
     return redirect(url_for("forms.show", code=t.code), 303)
 

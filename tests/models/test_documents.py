@@ -87,3 +87,62 @@ def test_versions_on_a_checklist_item_and_review(db, users):
     v2.set_review("accepted", "", users["maria"])
     assert ChecklistItem.get_by_id(item.id).status == "accepted"
     assert Document.get_by_id(v1.id).review == "rejected"  # the old version stays, with its verdict
+
+
+def test_damaged_and_oversized_images_are_flagged_at_upload(db, users):
+    jpeg = files.image("JPEG", size=(200, 200))
+    doc, _ = documents.add(make_project(), jpeg[:200], "cut.jpg", actor=users["maria"])
+    assert doc.problem.startswith("image cannot be read")
+    from PIL import Image
+    import io
+    buf = io.BytesIO()
+    Image.new("1", (9000, 9000)).save(buf, format="PNG")  # 81 megapixels in a few kilobytes
+    doc, _ = documents.add(make_project(), buf.getvalue(), "bomb.png", actor=users["maria"])
+    assert "too large" in doc.problem or "cannot be read" in doc.problem
+
+
+def test_text_in_other_encodings_and_tiny_binaries(db, users):
+    assert filetypes.sniff("Café résumé\r\n".encode("cp1252")) is filetypes.TEXT
+    assert filetypes.sniff("Meter 10-99\n".encode("utf-16")) is filetypes.TEXT
+    assert filetypes.sniff(b"\x00\x01\x02") is None
+
+
+def test_extensions_follow_the_real_type_with_only_its_own_aliases():
+    assert filetypes.safe_name("scan.tiff", filetypes.PDF) == "scan.pdf"
+    assert filetypes.safe_name("x.jpeg", filetypes.TEXT) == "x.txt"
+    assert filetypes.safe_name("photo.jpeg", filetypes.JPEG) == "photo.jpeg"
+
+
+def test_old_version_verdicts_leave_the_item_alone_and_a_rejected_file_cannot_come_back(db, users):
+    p = make_project()
+    item = ChecklistItem.create(project=p, application="utility_part1", doc_type="UTILITY_BILL", label="Bill",
+                                rule_id="x", status="requested")
+    v1, _ = documents.add(p, files.pdf("v1"), "bill.pdf", actor=users["maria"], item=item)
+    v2, _ = documents.add(p, files.pdf("v2"), "bill2.pdf", actor=users["maria"], item=item)
+    v1.set_review("rejected", "blurry", users["maria"])
+    assert ChecklistItem.get_by_id(item.id).status == "received"  # v2 is current and waiting for review
+    v2.set_review("rejected", "wrong account", users["maria"])
+    with pytest.raises(DocumentError, match="same file that was rejected .*wrong account"):
+        documents.add(p, files.pdf("v2"), "bill2 again.pdf", actor=users["maria"], item=item)
+
+
+def test_generated_documents_are_not_reviewed(db, users):
+    doc, _ = documents.add(make_project(), files.pdf(), "packet.pdf", source="generated", kind="packet_pdf")
+    with pytest.raises(DocumentError, match="not reviewed"):
+        doc.set_review("accepted", "", users["maria"])
+
+
+def test_owner_locked_pdf_is_not_flagged():
+    from pypdf import PdfReader, PdfWriter
+    import io
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(files.pdf())))
+    writer.encrypt(user_password="", owner_password="owner-secret", algorithm="AES-128")
+    out = io.BytesIO()
+    writer.write(out)
+    pages, problem = documents.inspect_pdf(out.getvalue())
+    assert pages == 1 and problem == ""
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(files.pdf())))
+    writer.encrypt(user_password="open-sesame", algorithm="AES-128")
+    out = io.BytesIO()
+    writer.write(out)
+    assert documents.inspect_pdf(out.getvalue())[1].startswith("PDF is password-protected")

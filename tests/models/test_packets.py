@@ -70,3 +70,35 @@ def test_waived_items_are_not_missing_and_rejected_versions_are_not_used(db, use
     bad = Document.get(Document.checklist_item == items[0])
     bad.set_review("rejected", "unsigned", users["maria"])
     assert [i.label for i in packets.plan(app)[1]] == ["Customer authorization"]
+
+
+def test_a_rejected_or_damaged_newest_version_counts_as_missing(db, users):
+    p, app, items = setup_app(users)
+    for item in items:
+        documents.add(p, files.pdf(item.label), f"{item.label}.pdf", actor=users["maria"], item=item)
+    newer, _ = documents.add(p, files.pdf("bill v2"), "bill2.pdf", actor=users["maria"], item=items[1])
+    newer.set_review("rejected", "wrong name", users["maria"])
+    whole = files.pdf("sld", pages=3)
+    documents.add(p, whole[: len(whole) // 2], "sld-cut.pdf", actor=users["maria"], item=items[2])
+    assert [i.label for i in packets.plan(app)[1]] == ["Utility bill", "Single-line diagram"]
+
+
+def test_multipage_tiff_keeps_every_page_and_long_covers_number_pages_right(db, users):
+    from PIL import Image
+    p = make_project()
+    app = file_application(p, "utility_part1", "DRAFT")
+    items = [ChecklistItem.create(project=p, application="utility_part1", doc_type=f"T{n}",
+                                  label=f"Document number {n} with a long descriptive label", rule_id="r")
+             for n in range(45)]
+    frames = [Image.new("RGB", (50, 40), c) for c in ((255, 0, 0), (0, 255, 0), (0, 0, 255))]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="TIFF", save_all=True, append_images=frames[1:])
+    documents.add(p, buf.getvalue(), "scan.tif", actor=users["maria"], item=items[0])
+    for item in items[1:]:
+        documents.add(p, files.pdf(item.label), "d.pdf", actor=users["maria"], item=item)
+    pdf_doc, _ = packets.build(app, users["maria"])
+    reader = PdfReader(io.BytesIO(pdf_doc.data()))
+    cover_text = reader.pages[0].extract_text() + reader.pages[1].extract_text()
+    cover_pages = len(reader.pages) - 3 - 44
+    assert cover_pages == 2
+    assert f"pages {cover_pages + 1}-{cover_pages + 3}" in cover_text  # the TIFF's three pages, after the cover

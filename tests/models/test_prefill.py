@@ -67,3 +67,15 @@ def test_saving_a_template_round_trips_and_refuses_a_flat_pdf(tmp_path):
     assert set(prefill.load_templates(root)) == {"SAMPLE_IX_APP", "ACME_APP"}
     with pytest.raises(CatalogError, match="no fillable fields"):
         prefill.save_template(root, "FLAT", files.pdf(), {}, {}, {})
+
+
+def test_control_characters_in_names_never_write_a_template_that_cannot_load(tmp_path):
+    root = copy_catalog(tmp_path)
+    pdf = (root / "data" / "forms" / "SAMPLE_IX_APP.pdf").read_bytes()
+    t = prefill.save_template(root, "WEIRD", pdf, {"name": "Line\x0bbreak\r\nand \x7f"},
+                              {"CustomerName": "customer_name"}, {"CustomerSignature": "by\x01hand"})
+    assert t.name == "Line\x0bbreak\r\nand \x7f" and t.left_blank["CustomerSignature"] == "by\x01hand"
+    assert "WEIRD" in prefill.load_templates(root)
+    with pytest.raises(CatalogError):
+        prefill.save_template(root, "BAD", pdf, {}, {"CustomerName": "no_such_fact"}, {})
+    assert not (root / "data" / "forms" / "BAD.toml").exists()  # nothing half-written
