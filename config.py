@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -32,6 +33,8 @@ class Config:
     catalog_dir: Path | None = None
     smtp_url: str = ""  # empty: outgoing mail is written as .eml files under ./var/outbox
     mail_from: str = "ixdesk <ixdesk@localhost>"
+    outbox_dir: Path = VAR_DIR / "outbox"  # where mail goes as .eml files when SMTP_URL is unset
+    reply_to: str = ""  # the shared mailbox replies go to (plus-addressed per project); default: MAIL_FROM's address
     digest_hour: int = 12  # UTC hour after which the morning digests go out (12 UTC = 7 am Eastern)
     base_url: str = "http://127.0.0.1:5000"  # how links in emails reach this desk
     desk_timezone: str = "America/Los_Angeles"  # decides what "today" is for clocks and the day page
@@ -133,6 +136,13 @@ def _smtp_url(env: dict) -> str:
     return url
 
 
+def _reply_to(env: dict) -> str:
+    raw = env.get("REPLY_TO", "").strip().lower()
+    if raw and (not re.match(r"^[^@\s<>+]+@[a-z0-9.-]+\.[a-z]{2,}$", raw)):
+        raise ConfigError(f"REPLY_TO: {raw!r} must be a plain mailbox such as desk@example.com (no + part)")
+    return raw
+
+
 def _mail_from(env: dict) -> str:
     from email.utils import parseaddr
     raw = env.get("MAIL_FROM", "").strip() or "ixdesk <ixdesk@localhost>"
@@ -192,6 +202,8 @@ def load(env: dict | None = None, overrides: dict | None = None) -> Config:
         catalog_dir=_catalog_dir(env),
         smtp_url=_smtp_url(env),
         mail_from=_mail_from(env),
+        reply_to=_reply_to(env),
+        outbox_dir=Path(env.get("OUTBOX_DIR", "").strip() or VAR_DIR / "outbox").resolve(),
         digest_hour=_int(env, "DIGEST_HOUR", 12, 0, 23),
         base_url=_base_url(env),
         desk_timezone=_timezone(env),

@@ -4,6 +4,7 @@ from models.base import db
 from models.checklists import ChecklistItem
 from models.day import DayAction
 from models.documents import Document
+from models.messages import Contact, OutboundMessage
 from models.events import Event
 from models.jobs import Job
 from models.places import Ahj, Utility
@@ -11,6 +12,7 @@ from models.projects import Project
 from models.users import User
 
 # Creation order: every model after the ones it references.
-MODELS = [User, Utility, Ahj, Project, Application, Event, Job, ChecklistItem, DayAction, Document]
+MODELS = [User, Utility, Ahj, Project, Application, Event, Job, ChecklistItem, DayAction, Document, Contact,
+          OutboundMessage]
 
-__all__ = ["MODELS", "Ahj", "Application", "ChecklistItem", "DayAction", "Document", "Event", "Job", "Project", "User", "Utility", "db"]
+__all__ = ["MODELS", "Ahj", "Application", "ChecklistItem", "Contact", "DayAction", "Document", "OutboundMessage", "Event", "Job", "Project", "User", "Utility", "db"]

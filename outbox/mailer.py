@@ -41,7 +41,11 @@ def deliver(msg: EmailMessage, smtp_url: str, outbox_dir: Path, timeout: float =
                 client.login(unquote(url.username), unquote(url.password or ""))
             refused = client.send_message(msg)
     except smtplib.SMTPRecipientsRefused as exc:
-        raise DeliveryError(f"every recipient was refused: {exc.recipients}", permanent=True) from None
+        codes = [code for code, _ in exc.recipients.values()]
+        detail = "; ".join(f"{rcpt}: {code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
+                           for rcpt, (code, text) in exc.recipients.items())
+        # 4xx is "try later" (greylisting, a full mailbox); only 5xx for everyone is final.
+        raise DeliveryError(f"recipients refused: {detail}", permanent=all(c >= 500 for c in codes)) from None
     except smtplib.SMTPResponseException as exc:
         raise DeliveryError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}", permanent=500 <= exc.smtp_code < 600) from None
     except (OSError, smtplib.SMTPException) as exc:

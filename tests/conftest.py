@@ -14,6 +14,9 @@ RUN_ID = uuid.uuid4().hex[:10]
 # Each run owns its Redis key space; set before anything builds the broker.
 os.environ["BROKER_NAMESPACE"] = f"ixdesk-test-{RUN_ID}"
 TMP = Path(tempfile.mkdtemp(prefix="ixdesk-test-"))
+# Workers read mail settings from the environment: tests never write into ./var or mail anyone.
+os.environ["OUTBOX_DIR"] = str(TMP / "outbox")
+os.environ.pop("SMTP_URL", None)
 
 
 def _private_database_url() -> tuple[str, callable]:

@@ -11,7 +11,7 @@ HTMX_DIST = ROOT / "node_modules" / "htmx.org" / "dist"
 
 def register(app: Flask) -> None:
     from web import (applications, auth, catalog, checklists, day, documents, errors, filters, forms, imports,
-                     projects)
+                     messages, projects)
     app.register_blueprint(auth.bp)
     app.register_blueprint(projects.bp)
     app.register_blueprint(imports.bp)
@@ -21,6 +21,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(day.bp)
     app.register_blueprint(documents.bp)
     app.register_blueprint(forms.bp)
+    app.register_blueprint(messages.bp)
     auth.install(app)
     filters.install(app)
     errors.install(app)

@@ -57,7 +57,7 @@ def send_digests() -> None:
     from outbox.digest import now_utc, send_due
     settings = config.load()
     sent = send_due(now_utc(), settings.digest_hour, settings.mail_from, settings.base_url, settings.smtp_url,
-                    config.VAR_DIR / "outbox")
+                    settings.outbox_dir)
     if sent:
         log.info("morning digests sent: %d", sent)
 
@@ -87,3 +87,34 @@ def build_packet(job_id: int) -> None:
         log.exception("packet job %s failed", job.id)
         job.fail(f"stopped: {type(exc).__name__}: {exc}")
         raise
+
+
+MAX_SEND_ATTEMPTS = 6
+
+
+@dramatiq.actor(queue_name="mail", max_retries=MAX_SEND_ATTEMPTS, min_backoff=2_000, max_backoff=15 * 60_000,
+                time_limit=2 * 60 * 1000)
+def send_email(message_id: int) -> None:
+    """Deliver a queued message; temporary failures retry with backoff, permanent ones show on the project."""
+    import config
+    from models import OutboundMessage
+    from outbox.compose import build
+    from outbox.mailer import DeliveryError, deliver
+    msg = OutboundMessage.get_or_none(OutboundMessage.id == message_id)
+    if msg is None or msg.state in ("sent", "failed"):
+        return  # delivered already (a duplicate wake-up), or given up on
+    claimed = (OutboundMessage.update(state="sending", attempts=OutboundMessage.attempts + 1)
+               .where((OutboundMessage.id == msg.id) & (OutboundMessage.state == "queued")).execute())
+    if not claimed:
+        return
+    msg = OutboundMessage.get_by_id(msg.id)
+    settings = config.load()
+    try:
+        where = deliver(build(msg, settings.mail_from, settings.reply_to), settings.smtp_url, settings.outbox_dir)
+    except DeliveryError as exc:
+        give_up = exc.permanent or msg.attempts >= MAX_SEND_ATTEMPTS
+        msg.record_result(False, str(exc), permanent=give_up)
+        if not give_up:
+            raise  # Dramatiq retries with backoff; the row is queued again
+        return
+    msg.record_result(True, where)

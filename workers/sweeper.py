@@ -30,6 +30,10 @@ def requeue_stale() -> int:
         if name:
             getattr(actors, name).send(job.id)
             sent += 1
+    from models import OutboundMessage
+    for msg in OutboundMessage.select(OutboundMessage.id).where(OutboundMessage.state == "queued"):
+        actors.send_email.send(msg.id)
+        sent += 1
     if sent:
-        log.info("re-enqueued %d queued jobs", sent)
+        log.info("re-enqueued %d queued jobs and messages", sent)
     return sent

@@ -1,0 +1,111 @@
+"""Writing email from a project: compose from a template or freely, preview the exact message, send."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, g, render_template, request
+
+from models import Application, Document, OutboundMessage, Project
+from models.messages import ROLES, add_contact, contacts_for
+from outbox import compose
+from web import htmx
+
+bp = Blueprint("messages", __name__)
+
+
+def _project(project_id: int) -> Project:
+    project = Project.get_or_none(Project.id == project_id)
+    if project is None:
+        abort(404, "no such project")
+    if not project.can_edit(g.user):
+        abort(403, "this project is assigned to another coordinator")
+    return project
+
+
+def _panel(project: Project, status: int = 200, **extra):
+    contacts = contacts_for(project)
+    docs = list(Document.select().where(Document.project == project).order_by(Document.id.desc()).limit(100))
+    apps = list(Application.select().where(Application.project == project).order_by(Application.id))
+    recent = list(OutboundMessage.select().where(OutboundMessage.project == project)
+                  .order_by(OutboundMessage.id.desc()).limit(10))
+    return htmx.render("projects/show.html", "messages/_compose.html", status=status, project=project,
+                       contacts=contacts, docs=docs, applications_list=apps, templates=compose.TEMPLATES,
+                       roles=ROLES, recent=recent, **extra)
+
+
+def _context_for(project: Project, application_id: str):
+    app = Application.get_or_none((Application.id == int(application_id)) & (Application.project == project)) \
+        if (application_id or "").isdigit() else None
+    return app, compose.context(project, app, g.user, current_app.config["IXDESK"].installer)
+
+
+@bp.get("/projects/<int:project_id>/compose")
+def panel(project_id: int):
+    """The compose panel, filled from a template when one is chosen."""
+    project = _project(project_id)
+    code = request.args.get("template", "")
+    form = {"template": code, "application": request.args.get("application", ""), "to": []}
+    if code:
+        app, ctx = _context_for(project, form["application"])
+        form["subject"], form["body"] = compose.render(code, ctx)
+        default_role = "utility" if code in ("utility_follow_up", "deficiency_correction_sent") else "customer"
+        form["to"] = [c.email for c in contacts_for(project) if c.role == default_role and c.email][:1]
+    return _panel(project, form=form)
+
+
+def _form() -> dict:
+    return {"template": request.form.get("template", ""), "application": request.form.get("application", ""),
+            "to": request.form.getlist("to"), "subject": request.form.get("subject", ""),
+            "body": request.form.get("body", ""), "attach": [int(x) for x in request.form.getlist("attach")
+                                                            if x.isdigit()]}
+
+
+@bp.post("/projects/<int:project_id>/compose/preview")
+def preview(project_id: int):
+    """The exact message as it would go out (headers and body), nothing sent."""
+    project = _project(project_id)
+    form = _form()
+    try:
+        recipients = compose.clean_recipients(form["to"])
+        subject = compose.clean_subject(form["subject"])
+    except compose.ComposeError as exc:
+        return _panel(project, 422, form=form, error=str(exc))
+    msg = OutboundMessage(project=project, recipients=recipients, body=form["body"], attachments=form["attach"],
+                          subject=subject if compose.tokens.subject_tag(project.id) in subject
+                          else f"{subject} {compose.tokens.subject_tag(project.id)}",
+                          message_id="<assigned-when-sent@preview>")
+    settings = current_app.config["IXDESK"]
+    email = compose.build(msg, settings.mail_from, settings.reply_to)
+    headers = [(k, v) for k, v in email.items() if k.lower() not in ("content-type", "mime-version",
+                                                                     "content-transfer-encoding")]
+    return _panel(project, form=form, preview={"headers": headers, "body": form["body"],
+                                               "attachments": [d.name for d in Document.select().where(
+                                                   Document.id.in_(form["attach"] or [0]))]})
+
+
+@bp.post("/projects/<int:project_id>/compose/send")
+def send(project_id: int):
+    """Queue the message (it is on the timeline at once) and wake the sender."""
+    project = _project(project_id)
+    form = _form()
+    app = Application.get_or_none((Application.id == int(form["application"])) & (Application.project == project)) \
+        if form["application"].isdigit() else None
+    try:
+        msg = compose.queue(project, form["to"], form["subject"], form["body"], actor=g.user, template=form["template"],
+                            application=app, attachments=form["attach"],
+                            domain=(current_app.config["IXDESK"].reply_to or "ixdesk@localhost").split("@")[-1])
+    except compose.ComposeError as exc:
+        return _panel(project, 422, form=form, error=str(exc))
+    from workers.actors import send_email
+    send_email.send(msg.id)
+    return htmx.trigger(_panel(project, form={"to": []}, sent=msg), "project-changed")
+
+
+@bp.post("/projects/<int:project_id>/contacts")
+def add(project_id: int):
+    """Add a contact (utility rep, AHJ inspector...) to write to."""
+    project = _project(project_id)
+    f = request.form
+    try:
+        add_contact(project, f.get("name", ""), f.get("role", "other"), f.get("email", ""), f.get("phone", ""))
+    except ValueError as exc:
+        return _panel(project, 422, form={"to": []}, contact_error=str(exc), contact_form=f.to_dict())
+    return _panel(project, form={"to": []})
