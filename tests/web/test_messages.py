@@ -50,3 +50,9 @@ def test_contacts_are_validated_and_others_cannot_write(maria, users):
     assert Contact.get(Contact.email == "rep@utility.example").phone == "+14155550199"
     other = make_project(coordinator=users["james"])
     assert maria.get(f"/projects/{other.id}/compose", headers=HX).status_code == 403
+
+
+def test_day_rows_open_the_compose_panel_on_the_right_template(maria, users):
+    p = make_project(coordinator=users["maria"])
+    page = maria.get(f"/projects/{p.id}?compose=utility_follow_up").get_data(as_text=True)
+    assert f"/projects/{p.id}/compose?template=utility_follow_up" in page and 'hx-trigger="load"' in page
