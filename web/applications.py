@@ -7,9 +7,10 @@ from flask import Blueprint, abort, g, redirect, request, url_for
 
 from models import Application, Project
 from models.applications import KINDS, file_application
-from models.base import utcnow, today as desk_today
+from models.base import today as desk_today
 from models.lifecycle import TransitionError
 from web import htmx
+from web.access import editable_project, require_edit
 
 bp = Blueprint("applications", __name__)
 CHANNELS = ("call", "email", "portal", "sms", "note")
@@ -19,8 +20,7 @@ def _app(app_id: int) -> Application:
     app = Application.get_or_none(Application.id == app_id)
     if app is None:
         abort(404, "no such application")
-    if not app.project.can_edit(g.user):
-        abort(403, "this project is assigned to another coordinator")
+    require_edit(app.project)
     return app
 
 
@@ -96,11 +96,7 @@ def reopen(app_id: int):
 @bp.post("/projects/<int:project_id>/applications")
 def create(project_id: int):
     """Open a new application of a kind, as a draft."""
-    project = Project.get_or_none(Project.id == project_id)
-    if project is None:
-        abort(404, "no such project")
-    if not project.can_edit(g.user):
-        abort(403, "this project is assigned to another coordinator")
+    project = editable_project(project_id)
     kind = request.form.get("kind", "")
     if kind not in KINDS:
         return _answer(project, f"choose an application kind: {', '.join(KINDS.values())}")

@@ -7,16 +7,14 @@ from models import ChecklistItem, Project, checklists, documents
 from models.catalog_ref import find_utility_code, utility_states
 from models.project_fields import clean_project
 from web import htmx
+from web.access import project_or_404, require_edit
 
 bp = Blueprint("checklists", __name__)
 PREVIEW_FIELDS = tuple(f for f in checklists.FACT_FIELDS if f != "state") + ("state",)
 
 
 def _project(project_id: int) -> Project:
-    project = Project.get_or_none(Project.id == project_id)
-    if project is None:
-        abort(404, "no such project")
-    return project
+    return project_or_404(project_id)
 
 
 def _context(project: Project, **extra) -> dict:
@@ -36,8 +34,7 @@ def show(project_id: int):
 def regenerate(project_id: int):
     """Re-evaluate the catalog for this project now (e.g. after a catalog update)."""
     project = _project(project_id)
-    if not project.can_edit(g.user):
-        abort(403, "this project is assigned to another coordinator")
+    require_edit(project)
     checklists.sync(project, g.user)
     return redirect(url_for("checklists.show", project_id=project.id), 303)
 
@@ -48,8 +45,7 @@ def update(item_id: int):
     item = ChecklistItem.get_or_none(ChecklistItem.id == item_id)
     if item is None:
         abort(404, "no such checklist item")
-    if not item.project.can_edit(g.user):
-        abort(403, "this project is assigned to another coordinator")
+    require_edit(item.project)
     status, reason = request.form.get("status", ""), request.form.get("reason", "")
     try:
         item.set_status(status, reason, g.user)

@@ -7,8 +7,9 @@ import math
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 
 from models import Application, ChecklistItem, Project, User, day
-from models.base import db, utcnow, today as desk_today
+from models.base import db, today as desk_today
 from web import htmx
+from web.access import require_edit
 from web.auth import lead_required
 
 bp = Blueprint("day", __name__)
@@ -77,8 +78,7 @@ def _own(project_id: int | None) -> Project:
     project = Project.get_or_none(Project.id == project_id) if project_id else None
     if project is None:
         abort(404, "that item no longer exists")
-    if not project.can_edit(g.user):
-        abort(403, "this project is assigned to another coordinator")
+    require_edit(project)
     return project
 
 

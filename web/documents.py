@@ -9,15 +9,13 @@ from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, 
 from models import ChecklistItem, Document, Project, checklists, documents, prefill
 from models.documents import DocumentError
 from web import htmx
+from web.access import project_or_404, require_edit
 
 bp = Blueprint("documents", __name__)
 
 
 def _project(project_id: int) -> Project:
-    project = Project.get_or_none(Project.id == project_id)
-    if project is None:
-        abort(404, "no such project")
-    return project
+    return project_or_404(project_id)
 
 
 def _document(doc_id: int) -> Document:
@@ -52,8 +50,7 @@ def index(project_id: int):
 def upload(project_id: int):
     """Store uploaded files (each checked on its own: a refused file never stops the others)."""
     project = _project(project_id)
-    if not project.can_edit(g.user):
-        abort(403, "this project is assigned to another coordinator")
+    require_edit(project)
     item = None
     raw_item = request.form.get("item_id", "")
     if raw_item:
@@ -125,8 +122,7 @@ def file(doc_id: int):
 def review(doc_id: int):
     """Accept, or reject with a reason (the checklist item goes back to requested)."""
     doc = _document(doc_id)
-    if not doc.project.can_edit(g.user):
-        abort(403, "this project is assigned to another coordinator")
+    require_edit(doc.project)
     if doc.kind != "file":
         abort(409, "generated documents (packets, prefilled forms) are not reviewed")
     try:

@@ -4,8 +4,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from catalog import CatalogError
-from models import Project, prefill
+from models import prefill
 from models.catalog_ref import current
+from web.access import editable_project
 
 bp = Blueprint("forms", __name__)
 
@@ -92,11 +93,7 @@ def save(code: str):
 @bp.post("/projects/<int:project_id>/prefill")
 def generate(project_id: int):
     """Fill a form for this project; missing values are listed, never silently left blank."""
-    project = Project.get_or_none(Project.id == project_id)
-    if project is None:
-        abort(404, "no such project")
-    if not project.can_edit(g.user):
-        abort(403, "this project is assigned to another coordinator")
+    project = editable_project(project_id)
     t = _template(request.form.get("code", ""))
     doc, filled = prefill.generate(t, project, g.user, current_app.config["IXDESK"].installer)
     gaps = [f"{f} ({label})" for f, label in filled.missing] + [f"{f} (not mapped)" for f in filled.unmapped]

@@ -1,23 +1,19 @@
 """Writing email from a project: compose from a template or freely, preview the exact message, send."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, g, render_template, request
+from flask import Blueprint, current_app, g, request
 
 from models import Application, Document, OutboundMessage, Project
 from models.messages import ROLES, add_contact, contacts_for
 from outbox import compose
 from web import htmx
+from web.access import editable_project
 
 bp = Blueprint("messages", __name__)
 
 
 def _project(project_id: int) -> Project:
-    project = Project.get_or_none(Project.id == project_id)
-    if project is None:
-        abort(404, "no such project")
-    if not project.can_edit(g.user):
-        abort(403, "this project is assigned to another coordinator")
-    return project
+    return editable_project(project_id)
 
 
 def _panel(project: Project, status: int = 200, **extra):

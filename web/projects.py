@@ -4,18 +4,19 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, stream_with_context, url_for
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, stream_with_context, url_for
 
 from models import Ahj, Application, Event, Project, User, Utility, checklists, pipeline
 from models import lifecycle
 from models.applications import KINDS, status_label
-from models.base import db, utcnow, today as desk_today
+from models.base import db, today as desk_today
 from models.catalog_ref import find_utility_code, utility_states
 from models.project_fields import DATE_FIELDS, FLAG_FIELDS, clean_project
 from models.project_import import COLUMNS
 from models.projects import BALL, STAGES
 from models.vocab import PRODUCT_TYPES
 from web import htmx
+from web.access import project_or_404, require_edit
 from web.auth import lead_required
 
 bp = Blueprint("projects", __name__)
@@ -97,16 +98,11 @@ def _export_row(p: Project, refs: dict) -> list:
 
 
 def _project(project_id: int) -> Project:
-    project = Project.get_or_none(Project.id == project_id)
-    if project is None:
-        abort(404, "no such project")
-    return project
+    return project_or_404(project_id)
 
 
 def _editable(project: Project) -> Project:
-    if not project.can_edit(g.user):
-        abort(403, "this project is assigned to another coordinator; ask them or a lead")
-    return project
+    return require_edit(project)
 
 
 def _page_context(project: Project, **extra) -> dict:
