@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from email.message import EmailMessage
+from types import SimpleNamespace
 from email.utils import formataddr, make_msgid, parseaddr
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from models import business_days as bd
 from models import tokens, vocab
 from models.applications import Application
 from models.base import db, today
+from models.catalog_ref import current
 from models.checklists import ChecklistItem
 from models.documents import Document
 from models.events import Event
@@ -55,6 +57,13 @@ def context(project: Project, application: Application | None, sender: User | No
         ChecklistItem.project == project, ChecklistItem.required == True,  # noqa: E712
         ChecklistItem.status.in_(("missing", "requested", "rejected"))).order_by(ChecklistItem.id))
     corrections = [i for i in missing if i.doc_type == "CORRECTION"]
+    # What the customer can send: documents the catalog says come from them, or ones we asked for;
+    # each with the document's own description rather than the (long, internal) rule text.
+    doc_types = current().doc_types
+    from_customer = [
+        SimpleNamespace(label=i.label, explanation=getattr(doc_types.get(i.doc_type), "description", ""))
+        for i in missing if i.status == "requested" or
+        getattr(doc_types.get(i.doc_type), "requested_from", "") == "customer"]
     app = application
     waiting = bd.between(app.submitted_on, today()) if app and app.submitted_on else 0
     sla = None
@@ -63,7 +72,7 @@ def context(project: Project, application: Application | None, sender: User | No
     form = next((i for i in missing if i.form_number), None)
     return {
         "project": project, "customer_first_name": (project.customer_name or "there").split()[0],
-        "missing": [i for i in missing if i.doc_type != "CORRECTION"], "corrections": corrections,
+        "missing": from_customer, "corrections": corrections,
         "application": app, "application_label": app.kind_label if app else "application",
         "reference": app.reference_number if app else None, "submitted_on": app.submitted_on if app else None,
         "days_waiting": waiting, "sla_days": sla,

@@ -8,6 +8,7 @@ import pytest
 from models import Application, Contact, Event, OutboundMessage, tokens
 from models.applications import file_application
 from models.messages import add_contact
+from models.catalog_ref import current
 from outbox import compose
 from tests import files, smtp
 from tests.factories import make_project
@@ -49,9 +50,12 @@ def test_request_documents_lists_missing_items_with_why(db, users):
     from models import ChecklistItem
     p = make_project()
     ChecklistItem.create(project=p, application="utility_part1", doc_type="UTILITY_BILL", label="Utility bill",
-                         rule_id="r", explanation="PG&E checks the account holder's name")
+                         rule_id="r", explanation="internal rule text")
+    ChecklistItem.create(project=p, application="utility_part1", doc_type="SLD", label="Single-line diagram",
+                         rule_id="r", explanation="the designer's job")
     _, body = compose.render("request_documents", full_context(p, None, users))
-    assert "- Utility bill: PG&E checks the account holder's name" in body
+    bill = current().doc_types["UTILITY_BILL"].description
+    assert f"- Utility bill: {bill}" in body and "Single-line diagram" not in body and "internal rule" not in body
 
 
 def test_reply_tokens_have_a_check_symbol():
