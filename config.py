@@ -179,8 +179,11 @@ def _catalog_dir(env: dict) -> Path | None:
     return path.resolve()
 
 
-def load(env: dict | None = None, overrides: dict | None = None) -> Config:
-    """Read and validate every setting, then apply overrides; raises ConfigError naming the bad variable."""
+def load(env: dict | None = None, overrides: dict | None = None, web: bool = True) -> Config:
+    """Read and validate every setting, then apply overrides; raises ConfigError naming the bad variable.
+
+    web=False (workers, CLIs): the session SECRET_KEY is not needed, so its absence is no error.
+    """
     env = dict(os.environ if env is None else env)
     overrides = overrides or {}
     broker_url = _broker_url(env)
@@ -193,7 +196,7 @@ def load(env: dict | None = None, overrides: dict | None = None) -> Config:
     return Config(
         database_url=_database_url(env),
         broker_url=broker_url,
-        secret_key=overrides.get("secret_key") or _secret_key(env, embedded),
+        secret_key=overrides.get("secret_key") or (_secret_key(env, embedded) if web else env.get("SECRET_KEY", "")),
         storage_dir=storage.resolve(),
         log_level=level,
         broker_namespace=namespace,

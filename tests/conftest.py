@@ -104,8 +104,26 @@ def db(database, catalog_data):
             database.execute_sql(f'DELETE FROM "{t}"')
     Utility.sync(catalog_data)
     yield database
+    _drain_queues()
     if not database.is_closed():
         database.close()
+
+
+def _drain_queues(timeout_ms: int = 30_000) -> None:
+    """Let background work a test started (retries included) finish before the next test empties the tables."""
+    from workers import embedded
+    if embedded._worker is None:
+        return
+    from workers.broker import broker
+    for queue in list(broker.get_declared_queues()):
+        try:
+            try:
+                broker.join(queue, timeout=timeout_ms, fail_fast=False)  # StubBroker
+            except TypeError:
+                broker.join(queue, timeout=timeout_ms)  # RedisBroker has no fail_fast
+        except Exception:  # a queue that does not drain must not hide the test's own result
+            pass
+    embedded._worker.join()
 
 
 @pytest.fixture

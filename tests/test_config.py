@@ -45,3 +45,10 @@ def test_production_requires_secret_and_secures_cookies():
                             "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test", "STORAGE_DIR": "/tmp/s"})
     assert settings.production and settings.cookie_secure
     assert str(settings.storage_dir) == "/tmp/s"
+
+
+def test_workers_do_not_need_the_session_secret():
+    env = {"BROKER_URL": "redis://127.0.0.1:6379/0", "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test"}
+    with pytest.raises(config.ConfigError, match="^SECRET_KEY"):
+        config.load(env)
+    assert config.load(env, web=False).secret_key == ""

@@ -55,7 +55,7 @@ def send_digests() -> None:
     """Periodic: the morning digest for opted-in coordinators (each at most once a day)."""
     import config
     from outbox.digest import now_utc, send_due
-    settings = config.load()
+    settings = config.load(web=False)
     sent = send_due(now_utc(), settings.digest_hour, settings.mail_from, settings.base_url, settings.smtp_url,
                     settings.outbox_dir)
     if sent:
@@ -108,7 +108,7 @@ def send_email(message_id: int) -> None:
     if not claimed:
         return
     msg = OutboundMessage.get_by_id(msg.id)
-    settings = config.load()
+    settings = config.load(web=False)
     try:
         where = deliver(build(msg, settings.mail_from, settings.reply_to), settings.smtp_url, settings.outbox_dir)
     except DeliveryError as exc:

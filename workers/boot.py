@@ -3,7 +3,7 @@ import config
 from models import base, catalog_ref, storage
 from models.base import connect
 
-settings = config.load()
+settings = config.load(web=False)
 config.configure_logging(settings.log_level)
 connect(settings.database_url)
 base.set_desk_timezone(settings.desk_timezone)

@@ -45,14 +45,19 @@ def test_stage_counts_and_empty_state(maria, users):
 
 
 class QueryCounter:
+    """Counts this thread's queries (the in-process worker's threads run their own)."""
+
     def __init__(self, database):
         self.database, self.count = database, 0
 
     def __enter__(self):
+        import threading
         original = self.database.execute_sql
+        me = threading.get_ident()
 
         def counting(sql, params=None, *args, **kwargs):
-            self.count += 1
+            if threading.get_ident() == me:
+                self.count += 1
             return original(sql, params, *args, **kwargs)
         self.database.execute_sql = counting
         return self
