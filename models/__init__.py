@@ -4,7 +4,7 @@ from models.base import db
 from models.checklists import ChecklistItem
 from models.day import DayAction
 from models.documents import Document
-from models.messages import Contact, OutboundMessage
+from models.messages import CallLog, Contact, OutboundMessage
 from models.events import Event
 from models.jobs import Job
 from models.places import Ahj, Utility
@@ -13,6 +13,6 @@ from models.users import User
 
 # Creation order: every model after the ones it references.
 MODELS = [User, Utility, Ahj, Project, Application, Event, Job, ChecklistItem, DayAction, Document, Contact,
-          OutboundMessage]
+          OutboundMessage, CallLog]
 
-__all__ = ["MODELS", "Ahj", "Application", "ChecklistItem", "Contact", "DayAction", "Document", "OutboundMessage", "Event", "Job", "Project", "User", "Utility", "db"]
+__all__ = ["MODELS", "Ahj", "Application", "CallLog", "ChecklistItem", "Contact", "DayAction", "Document", "OutboundMessage", "Event", "Job", "Project", "User", "Utility", "db"]

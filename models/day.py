@@ -19,7 +19,7 @@ from models.users import User
 KINDS = {
     "breach": "SLA breached", "deficiency": "Deficiency to correct", "follow_up": "Follow up",
     "reminder": "Remind customer", "review": "Review received document", "expiring": "Expiring",
-    "flag": "Flagged",
+    "flag": "Flagged", "call_back": "Call back",
 }
 KIND_WEIGHT = {k: i for i, k in enumerate(KINDS)}
 EXPIRY_WARNING_DAYS = 30
@@ -110,6 +110,13 @@ def collect(user: User | None, today: dt.date) -> list[DayItem]:
             items.append(DayItem(f"review:{i.id}:{i.updated_at:%Y%m%d%H%M%S}", "review", i.project,
                                  f"Review {i.label}", "Received; accept it or reject it with a reason",
                                  i.updated_at.date(), item=i))
+    from models.messages import CallLog, Contact
+    calls = (CallLog.select(CallLog, Project).join(Project).where(CallLog.follow_up_on <= today))
+    for c in _mine(calls, CallLog, user):
+        who = Contact.get_or_none(Contact.id == c.contact_id) if c.contact_id else None
+        items.append(DayItem(f"call_back:{c.id}:{c.follow_up_on}", "call_back", c.project,
+                             f"Call back {who.label if who else 'the contact'}",
+                             f"Last call {c.created_at:%Y-%m-%d}: {c.notes[:120]}", c.follow_up_on))
     flagged = Project.select().where(Project.flagged_at.is_null(False))
     for p in _mine(flagged, Project, user):
         items.append(DayItem(f"flag:{p.id}:{p.flagged_at:%Y%m%d%H%M%S}", "flag", p, "Flagged to a lead",
@@ -176,6 +183,10 @@ def _projects_of(keys: list[str]) -> dict[str, int]:
         ident = int(parts[1])
         if parts[0] == "flag":
             pid = ident if Project.select().where(Project.id == ident).exists() else None
+        elif parts[0] == "call_back":
+            from models.messages import CallLog
+            row = CallLog.get_or_none(CallLog.id == ident)
+            pid = row.project_id if row else None
         elif parts[0] in ("reminder", "review"):
             row = ChecklistItem.get_or_none(ChecklistItem.id == ident)
             pid = row.project_id if row else None

@@ -1,7 +1,8 @@
 """People we write to, and the messages we send them (recorded first, delivered by a worker)."""
 from __future__ import annotations
 
-from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, JSONField, TextField
+from peewee import (BooleanField, CharField, DateField, DateTimeField, ForeignKeyField, IntegerField, JSONField,
+                    TextField)
 
 from models import vocab
 from models.applications import Application
@@ -102,3 +103,42 @@ class OutboundMessage(BaseModel):
                              actor_label="" if self.created_by_id else "automatic",
                              summary=f"Email {'sent' if ok else 'FAILED'}: {self.subject}",
                              body="" if ok else detail, data={"outbound_id": self.id, "state": self.state})
+
+
+DIRECTIONS = {"outbound": "We called", "inbound": "They called"}
+OUTCOMES = {"reached": "Reached", "voicemail": "Left voicemail", "no_answer": "No answer", "wrong_number": "Wrong number",
+            "callback_requested": "Asked us to call back"}
+
+
+class CallLog(BaseModel):
+    """A phone call about a project; a follow-up date brings it back to the coordinator's day."""
+
+    project = ForeignKeyField(Project, backref="calls", on_delete="CASCADE")
+    contact = ForeignKeyField(Contact, null=True, backref="calls", on_delete="SET NULL")
+    direction = CharField(default="outbound")
+    outcome = CharField(default="reached")
+    notes = TextField(default="")
+    follow_up_on = DateField(null=True, index=True)
+    user = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+
+
+def log_call(project: Project, actor: User, contact: Contact | None, direction: str, outcome: str, notes: str,
+             follow_up_on=None) -> CallLog:
+    """Record a call on the timeline; with a follow-up date it returns on that day's list."""
+    from models.base import today
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}")
+    if outcome not in OUTCOMES:
+        raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}")
+    if contact is not None and contact.project_id != project.id:
+        raise ValueError("that contact belongs to another project")
+    if follow_up_on is not None and follow_up_on <= today():
+        raise ValueError("the follow-up date must be after today")
+    with db.atomic():
+        call = CallLog.create(project=project, contact=contact, direction=direction, outcome=outcome,
+                              notes=(notes or "").strip(), follow_up_on=follow_up_on, user=actor)
+        who = contact.label if contact else "unknown contact"
+        Event.record(project, "call", actor, summary=f"{DIRECTIONS[direction]}: {who} — {OUTCOMES[outcome]}",
+                     body=call.notes, data={"call_id": call.id, "follow_up_on": str(follow_up_on or "")})
+    return call

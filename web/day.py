@@ -97,6 +97,11 @@ def act():
                 Application.get_by_id(ident).log_contact(g.user, channel, note)
             elif kind == "reminder":
                 ChecklistItem.get_by_id(ident).log_reminder(g.user, channel, note)
+            elif kind == "call_back":
+                from models.messages import CallLog, log_call
+                previous = CallLog.get_by_id(ident)
+                log_call(project, g.user, previous.contact, "outbound", "reached", note)
+                day.finish([key], g.user, note)
             else:
                 project.add_note(note or "", g.user)
         elif action == "snooze":

@@ -22,9 +22,10 @@ def _panel(project: Project, status: int = 200, **extra):
     apps = list(Application.select().where(Application.project == project).order_by(Application.id))
     recent = list(OutboundMessage.select().where(OutboundMessage.project == project)
                   .order_by(OutboundMessage.id.desc()).limit(10))
+    from models.messages import DIRECTIONS, OUTCOMES
     return htmx.render("projects/show.html", "messages/_compose.html", status=status, project=project,
                        contacts=contacts, docs=docs, applications_list=apps, templates=compose.TEMPLATES,
-                       roles=ROLES, recent=recent, **extra)
+                       roles=ROLES, recent=recent, directions=DIRECTIONS, outcomes=OUTCOMES, **extra)
 
 
 def _context_for(project: Project, application_id: str):
@@ -93,6 +94,25 @@ def send(project_id: int):
     from workers.actors import send_email
     send_email.send(msg.id)
     return htmx.trigger(_panel(project, form={"to": []}, sent=msg), "project-changed")
+
+
+@bp.post("/projects/<int:project_id>/calls")
+def call(project_id: int):
+    """Log a phone call (who, direction, outcome, notes, follow-up date)."""
+    import datetime as dt
+    from models import Contact
+    from models.messages import log_call
+    project = _project(project_id)
+    f = request.form
+    raw = f.get("contact", "")
+    contact = Contact.get_or_none(Contact.id == int(raw)) if raw.isdigit() else None
+    try:
+        follow = dt.date.fromisoformat(f["follow_up_on"]) if f.get("follow_up_on") else None
+        log_call(project, g.user, contact, f.get("direction", ""), f.get("outcome", ""), f.get("notes", ""), follow)
+    except ValueError as exc:
+        message = str(exc) if "Invalid isoformat" not in str(exc) else "give the follow-up date as YYYY-MM-DD"
+        return _panel(project, 422, form={"to": []}, call_error=message, call_form=f.to_dict(), open_call=True)
+    return htmx.trigger(_panel(project, form={"to": []}, call_logged=True, open_call=True), "project-changed")
 
 
 @bp.post("/projects/<int:project_id>/contacts")

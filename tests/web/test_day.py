@@ -164,3 +164,18 @@ def test_leads_page_queries_do_not_grow_with_escalations(client, users):
         x = make_project(coordinator=users["james"], external_id=f"X{n}")
         file_application(x, "utility_part1", "SUBMITTED", on=desk_today() - dt.timedelta(days=40))
     assert queries() <= few + 2
+
+
+def test_call_back_row_logs_the_new_call_and_leaves_the_day(maria, users):
+    from models import CallLog, Contact
+    from models.base import today
+    p = make_project(coordinator=users["maria"], customer_email="olivia@example.net")
+    contact = Contact.create(project=p, name="Olivia", role="customer", email="olivia@example.net")
+    old = CallLog.create(project=p, contact=contact, direction="outbound", outcome="voicemail", notes="x",
+                         follow_up_on=today(), user=users["maria"])
+    key = f"call_back:{old.id}:{old.follow_up_on}"
+    assert key in maria.get("/day", headers=HX).get_data(as_text=True)
+    resp = maria.post("/day/act", headers=HX, data={"key": key, "action": "log", "channel": "call",
+                                                    "note": "reached her, bill coming"})
+    assert resp.status_code == 200 and key not in resp.get_data(as_text=True)
+    assert CallLog.select().count() == 2 and Event.select().where(Event.kind == "call").count() == 1

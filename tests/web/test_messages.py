@@ -56,3 +56,29 @@ def test_day_rows_open_the_compose_panel_on_the_right_template(maria, users):
     p = make_project(coordinator=users["maria"])
     page = maria.get(f"/projects/{p.id}?compose=utility_follow_up").get_data(as_text=True)
     assert f"/projects/{p.id}/compose?template=utility_follow_up" in page and 'hx-trigger="load"' in page
+
+
+def test_log_a_call_with_a_follow_up_that_comes_back_on_the_day(maria, users):
+    import datetime as dt
+    from models import CallLog, Contact, day
+    from models.base import today
+    p = make_project(coordinator=users["maria"], customer_email="olivia@example.net",
+                     customer_phone="+14155550142")
+    panel = maria.get(f"/projects/{p.id}/compose", headers=HX).get_data(as_text=True)
+    assert 'href="tel:+14155550142"' in panel
+    contact = Contact.get(Contact.email == "olivia@example.net")
+    bad = maria.post(f"/projects/{p.id}/calls", headers=HX, data={
+        "contact": str(contact.id), "direction": "outbound", "outcome": "voicemail", "notes": "left a message",
+        "follow_up_on": today().isoformat()})
+    assert bad.status_code == 422 and "the follow-up date must be after today" in bad.get_data(as_text=True)
+    assert "left a message" in bad.get_data(as_text=True)
+    later = today() + dt.timedelta(days=2)
+    ok = maria.post(f"/projects/{p.id}/calls", headers=HX, data={
+        "contact": str(contact.id), "direction": "outbound", "outcome": "voicemail", "notes": "left a message",
+        "follow_up_on": later.isoformat()})
+    assert ok.status_code == 200 and Event.get(Event.kind == "call").summary.endswith("Left voicemail")
+    items = day.today_for(users["maria"], later)
+    back = next(i for i in items if i.kind == "call_back")
+    assert back.project.id == p.id and back.title == f"Call back {p.customer_name} (Customer)"
+    assert not any(i.kind == "call_back" for i in day.today_for(users["maria"], today()))
+    assert CallLog.select().count() == 1
