@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pipeline import measure, seed  # noqa: E402
+from pipeline import measure, seed, signed_in_client  # noqa: E402
 
 from models import Application, Project, User, schema  # noqa: E402
 from models.applications import recompute_clocks  # noqa: E402
@@ -40,10 +40,7 @@ def run_size(n: int, runs: int) -> dict:
     clocks_s = time.perf_counter() - t0
     user = User.get(User.email == "c0@example.com")
     mine = Project.select().where(Project.coordinator == user).count()
-    from app import create_app
-    app = create_app({"database_url": url, "secret_key": "bench-secret-key-0123456789", "WTF_CSRF_ENABLED": False})
-    client = app.test_client()
-    client.post("/login", data={"email": "c0@example.com", "password": "bench-password"})
+    client = signed_in_client(url)
     out = {"day": measure(client, "/day", runs), "count": measure(client, "/day/count", runs)}
     print(f"  {n:>7} projects ({mine} of them c0's); recompute_clocks {clocks_s:.1f}s", flush=True)
     return out

@@ -69,6 +69,15 @@ def seed(n: int, rng: random.Random) -> None:
         db.execute_sql("ANALYZE")
 
 
+def signed_in_client(url: str):
+    """A test client of the app on the bench database, signed in as the first seeded coordinator."""
+    from app import create_app
+    app = create_app({"database_url": url, "secret_key": "bench-secret-key-0123456789", "WTF_CSRF_ENABLED": False})
+    client = app.test_client()
+    client.post("/login", data={"email": "c0@example.com", "password": "bench-password"})
+    return client
+
+
 def measure(client, url: str, runs: int) -> tuple[float, float]:
     times = []
     for _ in range(runs + 2):
@@ -100,10 +109,7 @@ def run_size(n: int, runs: int) -> dict:
     t0 = time.perf_counter()
     seed(n, random.Random(n))
     seeded = time.perf_counter() - t0
-    from app import create_app
-    app = create_app({"database_url": url, "secret_key": "bench-secret-key-0123456789", "WTF_CSRF_ENABLED": False})
-    client = app.test_client()
-    client.post("/login", data={"email": "c0@example.com", "password": "bench-password"})
+    client = signed_in_client(url)
     out = {name: measure(client, path, runs) for name, path in CASES.items()}
     if cleanup:
         cleanup()

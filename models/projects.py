@@ -80,10 +80,6 @@ class Project(BaseModel):
         return f"{self.external_id} {self.customer_name}"
 
     @property
-    def utility_code(self) -> str:
-        return Utility.get_by_id(self.utility_id).code if self.utility_id else ""
-
-    @property
     def stage_label(self) -> str:
         return STAGES.get(self.stage, self.stage)
 

@@ -263,23 +263,30 @@ def add_note(project_id: int):
     try:
         project.add_note(text, g.user)
     except ValueError as exc:
-        return htmx.render("projects/show.html", "projects/_timeline.html", status=422,
-                           **_page_context(project, note_error=str(exc), note_text=text))
+        return _part(project, "projects/_timeline.html", status=422, note_error=str(exc), note_text=text)
     if not htmx.is_fragment_request():
         return redirect(url_for("projects.show", project_id=project.id) + "#timeline", 303)
-    return htmx.render("projects/show.html", "projects/_timeline.html", **_page_context(project))
+    return _part(project, "projects/_timeline.html")
+
+
+def _part(project: Project, fragment: str, status: int = 200, **extra):
+    """One region of the project page; htmx gets just what that region needs, a plain request the page."""
+    if not htmx.is_fragment_request():
+        return htmx.render("projects/show.html", fragment, status=status, **_page_context(project, **extra))
+    context = {"project": project, "events": list(Event.timeline(project).limit(200)), **extra}
+    return htmx.render("projects/show.html", fragment, status=status, **context)
 
 
 @bp.get("/projects/<int:project_id>/keyline")
 def keyline(project_id: int):
     """The name and status line of the project header (refreshed after inline edits)."""
-    return htmx.render("projects/show.html", "projects/_keyline.html", project=_project(project_id))
+    return _part(_project(project_id), "projects/_keyline.html")
 
 
 @bp.get("/projects/<int:project_id>/timeline")
 def timeline(project_id: int):
     """The timeline alone (refreshed when the project changes elsewhere on the page)."""
-    return htmx.render("projects/show.html", "projects/_timeline.html", **_page_context(_project(project_id)))
+    return _part(_project(project_id), "projects/_timeline.html")
 
 
 @bp.post("/projects/<int:project_id>/flag")
