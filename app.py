@@ -101,6 +101,10 @@ def serve(host: str = "127.0.0.1", port: int = 5000) -> None:
     with db.connection_context():
         requeue_stale()
     schedule.start_thread()
+    from inbox.intake import enqueue
+    from inbox.watch import start as watch_mail
+    settings = app.config["IXDESK"]
+    watch_mail(settings.inbox_urls, enqueue)
     log.info("ixdesk on http://%s:%d (embedded worker running)", host, port)
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 

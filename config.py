@@ -38,6 +38,8 @@ class Config:
     digest_hour: int = 12  # UTC hour after which the morning digests go out (12 UTC = 7 am Eastern)
     base_url: str = "http://127.0.0.1:5000"  # how links in emails reach this desk
     desk_timezone: str = "America/Los_Angeles"  # decides what "today" is for clocks and the day page
+    # Mailboxes the watcher reads: imap(s)://user:pass@host/Folder or maildir:path (embedded default).
+    inbox_urls: tuple[str, ...] = ()
     installer: dict = field(default_factory=dict)  # name, license, phone, email: prefilled into utility forms
     # Start the in-process Dramatiq worker (embedded mode only).
     embedded_worker: bool = True
@@ -47,6 +49,11 @@ class Config:
     @property
     def embedded_broker(self) -> bool:
         return self.broker_url in EMBEDDED_BROKERS
+
+    @property
+    def mail_address(self) -> str:
+        from email.utils import parseaddr
+        return parseaddr(self.mail_from)[1].lower()
 
     @property
     def production(self) -> bool:
@@ -136,6 +143,26 @@ def _smtp_url(env: dict) -> str:
     return url
 
 
+def _inbox_urls(env: dict, embedded: bool) -> tuple[str, ...]:
+    raw = env.get("INBOX_URL")
+    if raw is None:
+        return (f"maildir:{VAR_DIR / 'mail'}",) if embedded else ()
+    urls = tuple(u for u in re.split(r"[\s,]+", raw.strip()) if u)
+    for url in urls:
+        scheme = url.split(":", 1)[0].lower()
+        if scheme not in ("imap", "imaps", "maildir"):
+            raise ConfigError(f"INBOX_URL: {url.split('@')[-1]!r} must start with imaps://, imap:// or maildir:")
+        if scheme in ("imap", "imaps"):
+            from inbox.imap import parse_url
+            try:
+                parse_url(url)
+            except ValueError as exc:
+                raise ConfigError(f"INBOX_URL: {exc}") from None
+        elif not url[len("maildir:"):].strip():
+            raise ConfigError("INBOX_URL: maildir: needs a folder, e.g. maildir:./var/mail")
+    return urls
+
+
 def _reply_to(env: dict) -> str:
     raw = env.get("REPLY_TO", "").strip().lower()
     if raw and (not re.match(r"^[^@\s<>+]+@[a-z0-9.-]+\.[a-z]{2,}$", raw)):
@@ -210,6 +237,7 @@ def load(env: dict | None = None, overrides: dict | None = None, web: bool = Tru
         digest_hour=_int(env, "DIGEST_HOUR", 12, 0, 23),
         base_url=_base_url(env),
         desk_timezone=_timezone(env),
+        inbox_urls=_inbox_urls(env, embedded),
         installer={k: env.get(f"INSTALLER_{k.upper()}", "").strip()[:200] for k in ("name", "license", "phone", "email")},
         embedded_worker=embedded,
     ).with_overrides(overrides)

@@ -7,12 +7,12 @@ it for one project. No Flask, database or broker imports here.
 from catalog.evaluate import Alert, Requirement, Requirements, default_catalog, requirements
 from catalog.load import CatalogError, load_catalog
 from catalog.model import (
-    APPLICATIONS, FACTS, GATES, STATUSES, Catalog, DocType, Form, PermitSet, ProductType,
+    APPLICATIONS, FACTS, GATES, NOTICE_TYPES, STATUSES, Catalog, DocType, Form, PermitSet, ProductType,
     Program, Rule, Utility,
 )
 
 __all__ = [
-    "APPLICATIONS", "FACTS", "GATES", "STATUSES", "Alert", "Catalog", "CatalogError", "DocType",
+    "APPLICATIONS", "FACTS", "GATES", "NOTICE_TYPES", "STATUSES", "Alert", "Catalog", "CatalogError", "DocType",
     "Form", "PermitSet", "ProductType", "Program", "Requirement", "Requirements", "Rule",
     "Utility", "default_catalog", "load_catalog", "requirements",
 ]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from catalog.model import (
-    APPLICATIONS, DATE_BASES, FACTS, GATES, STATUSES, Catalog, Condition, DocType, Fee, Form,
+    APPLICATIONS, DATE_BASES, FACTS, GATES, NOTICE_FOR_STATUS, NOTICE_TYPES, STATUSES, Catalog, Condition, DocType, Fee, Form,
     NoticePhrase, PermitSet, Portal, ProductType, Program, ReferencePattern, Rule, Sla, Tier,
     Utility, UtilityProgram, lookup_keys,
 )
@@ -185,6 +185,7 @@ class _Loader:
             doc_types=self.doc_types,
             forms=self.forms,
             permit_sets=permit_sets,
+            notice_phrases=self._generic_phrases(),
             names=self._names(utilities.values()),
         )
 
@@ -548,10 +549,29 @@ class _Loader:
         )
 
     def _phrase(self, t: _Table) -> NoticePhrase:
-        phrase = NoticePhrase(phrase=t.text("phrase", required=True), status=t.text("status", required=True))
-        t.entry = f"notice phrase '{phrase.phrase}'"
-        _check_choice(t, "status", phrase.status, STATUSES)
-        return phrase
+        status = t.text("status", required=True)
+        text = t.text("phrase", required=True)
+        t.entry = f"notice phrase '{text}'"
+        notice = t.text("notice") or NOTICE_FOR_STATUS.get(status, "")
+        _check_choice(t, "status", status, STATUSES)
+        if status in STATUSES:
+            _check_choice(t, "notice", notice, tuple(NOTICE_TYPES))
+        return NoticePhrase(phrase=text.casefold(), notice=notice, status=status)
+
+    def _generic_phrases(self) -> tuple[NoticePhrase, ...]:
+        t = self._read(self.root / "notices.toml")
+        phrases = []
+        for entry in t.tables("phrases"):
+            p = t.child(entry, "phrase")
+            text, notice = p.text("phrase", required=True), p.text("notice", required=True)
+            p.entry = f"phrase '{text}'"
+            authority = p.text("authority", default="any")
+            _check_choice(p, "notice", notice, tuple(NOTICE_TYPES))
+            _check_choice(p, "authority", authority, ("utility", "ahj", "any"))
+            p.done()
+            phrases.append(NoticePhrase(phrase=text.casefold(), notice=notice, authority=authority))
+        t.done()
+        return tuple(phrases)
 
     def _names(self, utilities: Iterable[Utility]) -> dict[str, str]:
         names: dict[str, str] = {}

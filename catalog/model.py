@@ -26,6 +26,30 @@ STATUSES = (
     "INSPECTION_SCHEDULED", "INSPECTION_FAILED", "METER_ORDERED", "METER_INSTALLED",
     "PTO_GRANTED", "WITHDRAWN", "CANCELLED", "EXPIRED",
 )
+# What a utility or AHJ notice announces (the inbox recognises these), and the status each usually means.
+NOTICE_TYPES = {
+    "acknowledged": "COMPLETENESS_REVIEW",
+    "deficiency": "DEFICIENT",
+    "approved_to_install": "APPROVED_TO_INSTALL",
+    "conditional_approval": "APPROVED_TO_INSTALL",
+    "agreement_ready": "AGREEMENT_SENT",
+    "meter_ordered": "METER_ORDERED",
+    "meter_installed": "METER_INSTALLED",
+    "inspection_scheduled": "INSPECTION_SCHEDULED",
+    "inspection_passed": "PTO_GRANTED",
+    "inspection_failed": "INSPECTION_FAILED",
+    "permit_issued": "APPROVED_TO_INSTALL",
+    "pto_granted": "PTO_GRANTED",
+    "reservation_confirmed": "APPROVED_TO_INSTALL",
+}
+# A utility's phrase names a status; the notice it stands for, when the status alone says it.
+NOTICE_FOR_STATUS = {
+    "SUBMITTED": "acknowledged", "COMPLETENESS_REVIEW": "acknowledged", "TECHNICAL_REVIEW": "acknowledged",
+    "DEFICIENT": "deficiency", "APPROVED_TO_INSTALL": "approved_to_install", "AGREEMENT_SENT": "agreement_ready",
+    "METER_ORDERED": "meter_ordered", "METER_INSTALLED": "meter_installed",
+    "INSPECTION_SCHEDULED": "inspection_scheduled", "INSPECTION_FAILED": "inspection_failed",
+    "PTO_GRANTED": "pto_granted",
+}
 
 # Project attributes the evaluator reads; rules may only name these as facts.
 FACTS = {
@@ -200,8 +224,12 @@ class ReferencePattern:
 
 @dataclass(frozen=True)
 class NoticePhrase:
+    """Wording that marks a utility or AHJ notice; `status` is set for a utility's own phrases."""
+
     phrase: str
-    status: str
+    notice: str
+    status: str = ""
+    authority: str = "utility"  # utility | ahj | any
 
 
 @dataclass(frozen=True)
@@ -262,6 +290,7 @@ class Catalog:
     doc_types: Mapping[str, DocType]
     forms: Mapping[str, Form]
     permit_sets: Mapping[str, PermitSet]
+    notice_phrases: tuple[NoticePhrase, ...] = ()  # wording every utility and AHJ uses (notices.toml)
     names: Mapping[str, str] = field(default_factory=dict, repr=False)  # lookup key -> utility code
 
     def find_utility(self, text: str | None) -> Utility | None:

@@ -1,1 +1,1 @@
-"""Reading mail: sources, parsing, matching and applying (the inbound-mail work builds here)."""
+"""Inbound mail: sources feed one pipeline of small steps (store, parse, classify, match, attach, apply)."""

@@ -6,6 +6,7 @@ from models.day import DayAction
 from models.documents import Document
 from models.messages import CallLog, Contact, OutboundMessage
 from models.events import Event
+from models.inbound import InboundMail, Mailbox
 from models.jobs import Job
 from models.places import Ahj, Utility
 from models.projects import Project
@@ -13,6 +14,6 @@ from models.users import User
 
 # Creation order: every model after the ones it references.
 MODELS = [User, Utility, Ahj, Project, Application, Event, Job, ChecklistItem, DayAction, Document, Contact,
-          OutboundMessage, CallLog]
+          OutboundMessage, CallLog, InboundMail, Mailbox]
 
-__all__ = ["MODELS", "Ahj", "Application", "CallLog", "ChecklistItem", "Contact", "DayAction", "Document", "OutboundMessage", "Event", "Job", "Project", "User", "Utility", "db"]
+__all__ = ["MODELS", "Ahj", "Application", "CallLog", "ChecklistItem", "Contact", "DayAction", "Document", "OutboundMessage", "Event", "InboundMail", "Job", "Mailbox", "Project", "User", "Utility", "db"]

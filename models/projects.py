@@ -42,14 +42,14 @@ EDITABLE = ("customer_name", "customer_email", "customer_phone", "street", "city
 class Project(BaseModel):
     external_id = CharField(unique=True)
     customer_name = CharField(index=True)
-    customer_email = CharField(null=True)
+    customer_email = CharField(null=True, index=True)  # lower-case (project_fields); mail is matched on it
     customer_phone = CharField(null=True)
     street = CharField(default="")
     city = CharField(default="", index=True)
     state = CharField(max_length=2, default="", index=True)
     zip = CharField(max_length=10, default="")
     utility = ForeignKeyField(Utility, backref="projects", index=True)
-    utility_account = CharField(null=True)
+    utility_account = CharField(null=True, index=True)
     ahj = ForeignKeyField(Ahj, null=True, backref="projects", index=True, on_delete="SET NULL")
     product_type = CharField(default="pv", index=True)
     pv_kw_dc = FloatField(null=True)

@@ -20,7 +20,8 @@ demo_cli = AppGroup("demo", help="Demo data for a first look.")
 
 
 def register(app: Flask) -> None:
-    for group in (db_cli, users_cli, projects_cli, catalog_cli, demo_cli, schedule_cmd, recompute_clocks_cmd):
+    from web.inbox_cli import inbox_cli
+    for group in (inbox_cli, db_cli, users_cli, projects_cli, catalog_cli, demo_cli, schedule_cmd, recompute_clocks_cmd):
         app.cli.add_command(group)
 
 

@@ -118,3 +118,25 @@ def send_email(message_id: int) -> None:
             raise  # Dramatiq retries with backoff; the row is queued again
         return
     msg.record_result(True, where)
+
+
+@dramatiq.actor(queue_name="mail", max_retries=3, min_backoff=5_000, time_limit=5 * 60 * 1000)
+def ingest_mail(mail_id: int) -> None:
+    """Run the inbox pipeline on one stored mail; a second delivery finds it taken or done and returns."""
+    import config
+    from inbox.intake import intake_from
+    from inbox.pipeline import process
+    from models.inbound import InboundMail
+    mail = InboundMail.get_or_none(InboundMail.id == mail_id)
+    if mail is None or not mail.claim():
+        return
+    process(mail, intake_from(config.load(web=False)))
+
+
+@dramatiq.actor(queue_name="schedule", max_retries=0, time_limit=5 * 60 * 1000)
+def sweep_mail() -> None:
+    """Periodic: mail whose wake-up was lost (broker restart, killed worker) goes through the pipeline again."""
+    from workers.sweeper import requeue_mail
+    sent = requeue_mail()
+    if sent:
+        log.info("re-enqueued %d pending mails", sent)

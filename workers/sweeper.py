@@ -14,6 +14,7 @@ ACTORS = {"import": "import_projects", "packet": "build_packet"}
 
 # A running job older than its actor's time limit died with its worker.
 STALE_AFTER = dt.timedelta(minutes=35)
+MAIL_STALE_AFTER = dt.timedelta(minutes=10)  # twice the ingest actor's time limit
 
 
 def requeue_stale() -> int:
@@ -34,6 +35,22 @@ def requeue_stale() -> int:
     for msg in OutboundMessage.select(OutboundMessage.id).where(OutboundMessage.state == "queued"):
         actors.send_email.send(msg.id)
         sent += 1
+    sent += requeue_mail(older_than=dt.timedelta(0))
     if sent:
-        log.info("re-enqueued %d queued jobs and messages", sent)
+        log.info("re-enqueued %d queued jobs, messages and mails", sent)
+    return sent
+
+
+def requeue_mail(older_than: dt.timedelta = dt.timedelta(minutes=2)) -> int:
+    """Send pending mail to the pipeline again; a mail a worker took but never finished goes back to pending."""
+    from models.inbound import InboundMail
+    from workers import actors
+    now = utcnow()
+    InboundMail.update(state="pending", processing_since=None).where(
+        (InboundMail.state == "processing") & (InboundMail.processing_since < now - MAIL_STALE_AFTER)).execute()
+    sent = 0
+    for mail in InboundMail.select(InboundMail.id).where((InboundMail.state == "pending") &
+                                                         (InboundMail.received_at <= now - older_than)):
+        actors.ingest_mail.send(mail.id)
+        sent += 1
     return sent

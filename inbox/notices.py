@@ -1,0 +1,139 @@
+"""Step 6, notices: which utility/AHJ notice a mail is, how sure we are, and what status it means. Pure."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from catalog.model import NoticePhrase
+
+# Words that, earlier in the same sentence, turn "permission to operate" into a condition, not news.
+HEDGES = re.compile(r"\b(not|no|never|until|unless|before|once|if|when|after|pending|awaiting|without|prior to|"
+                    r"do not|don't|cannot|can't|required for|needed for|in order to)\b", re.IGNORECASE)
+SENTENCE_END = re.compile(r"[.!?;:\n]")
+# Notices that cannot both be news in one mail: their presence together needs a person.
+OPPOSED = {
+    frozenset({"deficiency", "approved_to_install"}), frozenset({"deficiency", "conditional_approval"}),
+    frozenset({"deficiency", "pto_granted"}), frozenset({"inspection_failed", "inspection_passed"}),
+    frozenset({"inspection_failed", "pto_granted"}), frozenset({"deficiency", "permit_issued"}),
+    frozenset({"deficiency", "meter_installed"}), frozenset({"inspection_failed", "permit_issued"}),
+}
+# How far along the road each notice is: when several agree, the furthest is the news.
+PROGRESS = ("acknowledged", "reservation_confirmed", "deficiency", "permit_issued", "conditional_approval",
+            "approved_to_install", "agreement_ready", "inspection_scheduled", "inspection_failed",
+            "inspection_passed", "meter_ordered", "meter_installed", "pto_granted")
+# Which application a notice moves, and to what, by who sent it.
+TARGETS = {
+    "utility": {
+        "acknowledged": {"utility_part1": "COMPLETENESS_REVIEW", "incentive": "COMPLETENESS_REVIEW"},
+        "deficiency": {"utility_part1": "DEFICIENT", "utility_part2": "DEFICIENT", "incentive": "DEFICIENT"},
+        "approved_to_install": {"utility_part1": "APPROVED_TO_INSTALL"},
+        "conditional_approval": {"utility_part1": "APPROVED_TO_INSTALL"},
+        "agreement_ready": {"utility_part1": "AGREEMENT_SENT", "utility_part2": "AGREEMENT_SENT"},
+        "meter_ordered": {"utility_part2": "METER_ORDERED"},
+        "meter_installed": {"utility_part2": "METER_INSTALLED"},
+        "inspection_scheduled": {"utility_part2": "INSPECTION_SCHEDULED"},
+        "inspection_failed": {"utility_part2": "INSPECTION_FAILED"},
+        "pto_granted": {"utility_part2": "PTO_GRANTED"},
+        "reservation_confirmed": {"incentive": "APPROVED_TO_INSTALL"},
+    },
+    "ahj": {
+        "acknowledged": {"ahj_permit": "TECHNICAL_REVIEW"},
+        "deficiency": {"ahj_permit": "DEFICIENT"},
+        "permit_issued": {"ahj_permit": "APPROVED_TO_INSTALL"},
+        "approved_to_install": {"ahj_permit": "APPROVED_TO_INSTALL"},
+        "inspection_scheduled": {"ahj_permit": "INSPECTION_SCHEDULED"},
+        "inspection_passed": {"ahj_permit": "PTO_GRANTED"},
+        "inspection_failed": {"ahj_permit": "INSPECTION_FAILED"},
+    },
+}
+# When no application of the kind exists yet (filed in a portal, never recorded here), which kind to create.
+CREATES = {"utility": {"acknowledged": "utility_part1", "deficiency": "utility_part1",
+                       "approved_to_install": "utility_part1", "conditional_approval": "utility_part1",
+                       "agreement_ready": "utility_part1", "meter_ordered": "utility_part2",
+                       "meter_installed": "utility_part2", "inspection_scheduled": "utility_part2",
+                       "inspection_failed": "utility_part2", "pto_granted": "utility_part2",
+                       "reservation_confirmed": "incentive"},
+           "ahj": {"acknowledged": "ahj_permit", "deficiency": "ahj_permit", "permit_issued": "ahj_permit",
+                   "approved_to_install": "ahj_permit", "inspection_scheduled": "ahj_permit",
+                   "inspection_passed": "ahj_permit", "inspection_failed": "ahj_permit"}}
+APPLY_AT = 0.8  # below this a notice is a suggestion for a person
+
+
+@dataclass(frozen=True)
+class Hit:
+    notice: str
+    phrase: str
+    where: str  # subject | body
+    hedged: bool
+    status: str = ""  # a utility's own phrase may name the status directly
+
+
+@dataclass
+class Reading:
+    notice: str | None = None
+    confidence: float = 0.0
+    why: str = ""
+    hits: list[Hit] = field(default_factory=list)
+    conflict: bool = False
+
+
+def _find(phrase: NoticePhrase, text: str, where: str) -> list[Hit]:
+    hits = []
+    for match in re.finditer(r"(?<![a-z0-9])" + re.escape(phrase.phrase), text):
+        start = max((m.end() for m in SENTENCE_END.finditer(text, max(0, match.start() - 160), match.start())),
+                    default=max(0, match.start() - 160))
+        hedged = bool(HEDGES.search(text, start, match.start()))
+        hits.append(Hit(phrase.notice, phrase.phrase, where, hedged, phrase.status))
+    return hits
+
+
+def read(subject: str, text: str, phrases: list[NoticePhrase], authority: str) -> Reading:
+    """Which notice the wording announces. Subject wording counts most; hedged or opposed wording needs a person."""
+    subject, text = (subject or "").casefold(), (text or "")[:50_000].casefold()
+    hits: list[Hit] = []
+    for phrase in phrases:
+        if phrase.authority not in (authority, "any") or phrase.notice not in TARGETS.get(authority, {}):
+            continue
+        hits += _find(phrase, subject, "subject") + _find(phrase, text, "body")
+    reading = Reading(hits=hits)
+    if not hits:
+        reading.why = "no notice wording"
+        return reading
+    firm = [h for h in hits if not h.hedged]
+    in_subject = {h.notice for h in firm if h.where == "subject"}
+    in_body = {h.notice for h in firm if h.where == "body"}
+    everything = in_subject | in_body
+    opposed = [pair for pair in OPPOSED if pair <= everything]
+    if opposed:
+        pair = sorted(opposed[0])
+        reading.notice = _furthest(in_subject) if len(in_subject) == 1 else _furthest(everything)
+        reading.conflict, reading.confidence = True, 0.4
+        reading.why = f"conflicting wording: both {pair[0]} and {pair[1]}"
+    elif len(in_subject) == 1:
+        reading.notice, reading.confidence = next(iter(in_subject)), 0.95
+        reading.why = f"subject says {_phrase_of(firm, reading.notice, 'subject')!r}"
+    elif in_subject or in_body:
+        reading.notice = _furthest(in_subject or in_body)
+        several = len(in_subject or in_body) > 1
+        reading.confidence = 0.8 if not several else 0.75
+        reading.why = (f"body says {_phrase_of(firm, reading.notice, 'body')!r}" if not in_subject else
+                       f"subject says {_phrase_of(firm, reading.notice, 'subject')!r}")
+        if several:
+            reading.why += f" (also: {', '.join(sorted((in_subject or in_body) - {reading.notice}))})"
+    else:
+        reading.notice, reading.confidence = _furthest({h.notice for h in hits}), 0.3
+        reading.why = f"only conditional wording, e.g. {hits[0].phrase!r}"
+    return reading
+
+
+def _furthest(notices: set[str]) -> str:
+    return max(notices, key=lambda n: PROGRESS.index(n) if n in PROGRESS else -1)
+
+
+def _phrase_of(hits: list[Hit], notice: str, where: str) -> str:
+    return next((h.phrase for h in hits if h.notice == notice and h.where == where), notice)
+
+
+def target_status(authority: str, notice: str, kind: str) -> str | None:
+    """The status this notice moves an application of `kind` to, or None when it does not move that kind."""
+    return TARGETS.get(authority, {}).get(notice, {}).get(kind)

@@ -1,0 +1,148 @@
+"""Mail that came in: the raw message first, then what the inbox pipeline made of it."""
+from __future__ import annotations
+
+import datetime as dt
+
+from peewee import (BigIntegerField, CharField, DateTimeField, FloatField, ForeignKeyField, IntegerField, JSONField,
+                    TextField)
+
+from models import storage
+from models.applications import Application
+from models.base import BaseModel, db, utcnow
+from models.events import Event
+from models.projects import Project
+from models.users import User
+
+# pending: stored, waiting for the pipeline; processing: a worker has it (stale ones are taken again).
+STATES = {
+    "pending": "Waiting",
+    "processing": "Processing",
+    "processed": "Processed",
+    "needs_review": "Needs review",
+    "unmatched": "Unmatched",
+    "duplicate": "Duplicate",
+    "quarantined": "Quarantined",
+}
+FINAL = ("processed", "needs_review", "unmatched", "duplicate", "quarantined")
+KINDS = {
+    "human": "Person",
+    "auto_reply": "Auto-reply",
+    "bounce": "Bounce",
+    "bulk": "Bulk / list",
+    "receipt": "Read receipt",
+    "complaint": "Complaint",
+    "utility_notice": "Utility notice",
+    "ahj_notice": "AHJ notice",
+}
+
+
+class InboundMail(BaseModel):
+    # Normalised Message-ID ("<...>"), or "sha256:<hash>" when the mail has none.
+    message_id = CharField(index=True, max_length=998)
+    sha256 = CharField(index=True)  # of the raw bytes as received; the stored file's name
+    dedupe_key = CharField(index=True)  # hash of the content with line endings normalised (IMAP gives CRLF)
+    size = BigIntegerField()
+    source = CharField()  # "imap", "maildir", "upload", "cli"
+    mailbox = CharField(default="", index=True)  # the mailbox key (URL without password) or file path
+    uid = BigIntegerField(null=True)
+    uidvalidity = BigIntegerField(null=True)
+    received_at = DateTimeField(default=utcnow, index=True)
+    state = CharField(default="pending", index=True)
+    reason = TextField(default="")  # why quarantined / what needs review
+    duplicate_of = ForeignKeyField("self", null=True, backref="+", on_delete="SET NULL")
+    attempts = IntegerField(default=0)
+    processing_since = DateTimeField(null=True)
+    processed_at = DateTimeField(null=True)
+    # What the parser saw (kept for lists, search and threading).
+    subject = TextField(default="")
+    from_addr = CharField(default="", index=True)
+    from_name = CharField(default="")
+    to_addrs = TextField(default="")
+    sent_at = DateTimeField(null=True)
+    in_reply_to = TextField(default="")
+    references = TextField(default="")
+    body_text = TextField(default="")
+    body_html = TextField(default="")  # sanitised; safe to render
+    # What the pipeline decided.
+    kind = CharField(default="", index=True)
+    project = ForeignKeyField(Project, null=True, backref="inbound", on_delete="SET NULL")
+    matched_by = CharField(default="")
+    confidence = FloatField(null=True)
+    suggestions = JSONField(null=True)  # [{"project_id", "external_id", "why", "score"}], best first
+    notice = CharField(null=True)
+    application = ForeignKeyField(Application, null=True, backref="+", on_delete="SET NULL")
+    status_change = JSONField(null=True)  # applied: {"application", "from", "to"}
+    suggested_change = JSONField(null=True)  # for a person: {"application_id", "application", "from", "to", ...}
+    documents = JSONField(null=True)  # ids of the Documents made from its attachments
+    event = ForeignKeyField(Event, null=True, backref="+", on_delete="SET NULL")  # its timeline entry
+    trace = JSONField(null=True)  # each step's verdict, in order: the "why" shown to people
+    handled_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    handled_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("mailbox", "uidvalidity", "uid"), False),)
+
+    @property
+    def state_label(self) -> str:
+        return STATES.get(self.state, self.state)
+
+    @property
+    def kind_label(self) -> str:
+        return KINDS.get(self.kind, self.kind or "—")
+
+    def raw(self) -> bytes:
+        return storage.get(self.sha256)
+
+    def claim(self) -> bool:
+        """Take a pending (or re-run) mail for processing; False when another worker has it."""
+        taken = (InboundMail.update(state="processing", processing_since=utcnow(), attempts=InboundMail.attempts + 1)
+                 .where((InboundMail.id == self.id) & (InboundMail.state == "pending")).execute())
+        if taken:
+            self.state = "processing"
+        return bool(taken)
+
+    def requeue(self) -> None:
+        """Back to pending so the pipeline runs again (a person asked, or the pipeline changed)."""
+        InboundMail.update(state="pending", processing_since=None).where(InboundMail.id == self.id).execute()
+        self.state = "pending"
+
+
+class Mailbox(BaseModel):
+    """One watched mailbox: its UID cursor and the lease that keeps a single watcher on it."""
+
+    key = CharField(unique=True)  # URL without the password, e.g. imap://desk@mail.example.com/INBOX
+    uidvalidity = BigIntegerField(null=True)
+    last_uid = BigIntegerField(default=0)
+    lease_holder = CharField(default="")
+    lease_until = DateTimeField(null=True)
+    last_poll_at = DateTimeField(null=True)
+    last_error = TextField(default="")
+    last_error_at = DateTimeField(null=True)
+    fetched = IntegerField(default=0)
+
+    def take_lease(self, holder: str, seconds: int = 60) -> bool:
+        """Hold (or renew) the lease; False while another live watcher holds it."""
+        now = utcnow()
+        got = (Mailbox.update(lease_holder=holder, lease_until=now + dt.timedelta(seconds=seconds))
+               .where((Mailbox.id == self.id) & ((Mailbox.lease_holder == holder) | (Mailbox.lease_until.is_null()) |
+                                                 (Mailbox.lease_until < now))).execute())
+        return bool(got)
+
+    def release(self, holder: str) -> None:
+        Mailbox.update(lease_holder="", lease_until=None).where(
+            (Mailbox.id == self.id) & (Mailbox.lease_holder == holder)).execute()
+
+    def advance(self, uidvalidity: int, uid: int) -> None:
+        """Move the cursor forward (never back) after a message is stored."""
+        with db.atomic():
+            Mailbox.update(uidvalidity=uidvalidity, last_uid=uid, fetched=Mailbox.fetched + 1).where(
+                (Mailbox.id == self.id) & (Mailbox.last_uid < uid)).execute()
+        self.uidvalidity, self.last_uid = uidvalidity, max(self.last_uid, uid)
+
+    def note_error(self, message: str) -> None:
+        Mailbox.update(last_error=message[:2000], last_error_at=utcnow()).where(Mailbox.id == self.id).execute()
+
+    @classmethod
+    def named(cls, key: str) -> "Mailbox":
+        row, _ = cls.get_or_create(key=key)
+        return row

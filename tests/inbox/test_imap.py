@@ -1,0 +1,267 @@
+"""The IMAP watcher against a real Dovecot: store first, move after, no loss and no duplicates."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import pytest
+
+from inbox import imap
+from inbox.imap import ImapWatcher, parse_url
+from inbox.store import store
+from models.inbound import InboundMail, Mailbox
+
+
+def mail(n: int, extra_header: str = "") -> bytes:
+    """A small message with LF line endings, as a file would hold it (the server will hand back CRLF)."""
+    return (f"From: Utility Desk <desk{n}@utility.example>\nTo: intake@ixdesk.example\n"
+            f"Subject: Application {n} update\nMessage-ID: <msg-{n}@utility.example>\n{extra_header}"
+            f"Date: Sat, 28 Nov 2026 10:00:00 +0000\n\nStatus update number {n}.\n").encode()
+
+
+def lf(raw: bytes) -> bytes:
+    return raw.replace(b"\r\n", b"\n")
+
+
+def wait_for(predicate, timeout: float = 10.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+class Watchers:
+    """Builds watchers that record what on_stored got, runs them on threads, and always stops them."""
+
+    def __init__(self):
+        self.made: list[tuple[ImapWatcher, threading.Thread | None]] = []
+
+    def new(self, url: str, holder: str = "test", **kw) -> ImapWatcher:
+        seen: list[int] = []
+        watcher = ImapWatcher(parse_url(url), lambda m: seen.append(m.id), holder, threading.Event(), **kw)
+        watcher.seen = seen
+        self.made.append((watcher, None))
+        return watcher
+
+    def start(self, url: str, holder: str = "test", **kw) -> ImapWatcher:
+        watcher = self.new(url, holder, **kw)
+        thread = threading.Thread(target=watcher.run, name=f"watcher-{holder}", daemon=True)
+        self.made[-1] = (watcher, thread)
+        thread.start()
+        return watcher
+
+    def stop(self, watcher: ImapWatcher) -> None:
+        watcher.stop.set()
+        for w, thread in self.made:
+            if w is watcher and thread is not None:
+                thread.join(15)
+                assert not thread.is_alive(), "the watcher did not stop"
+        watcher.disconnect()
+
+    def close(self) -> None:
+        for watcher, _ in self.made:
+            self.stop(watcher)
+
+
+@pytest.fixture
+def watchers():
+    made = Watchers()
+    yield made
+    made.close()
+
+
+def rows() -> list[InboundMail]:
+    return list(InboundMail.select().order_by(InboundMail.id))
+
+
+def assert_no_duplicate_rows():
+    contents = [row.dedupe_key for row in rows()]
+    assert len(contents) == len(set(contents)), "the same message was stored twice"
+
+
+# parse_url
+
+def test_parse_url_reads_every_part():
+    s = parse_url("imaps://desk%40acme.example:p%40ss%2Fw0rd@Mail.Example.com/Utility%20Mail?processed=Done&poll=45")
+    assert (s.host, s.port, s.tls) == ("mail.example.com", 993, "ssl")
+    assert (s.username, s.password) == ("desk@acme.example", "p@ss/w0rd")
+    assert (s.folder, s.processed, s.idle, s.poll_seconds) == ("Utility Mail", "Done", True, 45.0)
+    assert s.key == "imaps://desk%40acme.example@mail.example.com/Utility%20Mail"
+    assert "p@ss" not in s.key and "p@ss" not in repr(s)
+
+
+def test_parse_url_defaults_and_plain_options():
+    s = parse_url("imap://desk:secret@127.0.0.1")
+    assert (s.port, s.folder, s.processed, s.tls, s.idle, s.poll_seconds) == (143, "INBOX", "Processed", "auto",
+                                                                              True, 30.0)
+    assert s.key == "imap://desk@127.0.0.1/INBOX"
+    s = parse_url("imap://desk:secret@127.0.0.1:14143/Intake/Utilities?tls=none&idle=0&poll=5")
+    assert (s.port, s.folder, s.tls, s.idle, s.poll_seconds) == (14143, "Intake/Utilities", "none", False, 5.0)
+    assert s.key == "imap://desk@127.0.0.1:14143/Intake/Utilities"
+    assert parse_url("imap://desk:secret@host/?tls=starttls").tls == "starttls"
+
+
+@pytest.mark.parametrize("url, problem", [
+    ("pop3://desk:secret@host/INBOX", "imap:// or imaps://"),
+    ("imap:///INBOX", "no host"),
+    ("imap://host/INBOX", "no user name"),
+    ("imap://desk@host/INBOX", "no password"),
+    ("imap://desk:secret@host:99999/INBOX", "invalid port"),
+    ("imap://desk:secret@host:abc/INBOX", "invalid port"),
+    ("imap://desk:secret@host/INBOX?proccessed=Done", "unknown option 'proccessed'"),
+    ("imap://desk:secret@host/INBOX?processed=INBOX", "processed folder"),
+    ("imap://desk:secret@host/INBOX?processed=", "processed folder"),
+    ("imap://desk:secret@host/INBOX?tls=maybe", "tls must be"),
+    ("imaps://desk:secret@host/INBOX?tls=none", "does not apply to imaps"),
+    ("imap://desk:secret@host/INBOX?idle=yes", "idle must be"),
+    ("imap://desk:secret@host/INBOX?poll=0", "poll must be"),
+    ("imap://desk:secret@host/INBOX?poll=soon", "poll must be"),
+])
+def test_parse_url_names_what_is_wrong(url, problem):
+    with pytest.raises(ValueError, match=problem):
+        parse_url(url)
+
+
+# One pass, against the real server
+
+def test_poll_stores_first_then_moves_everything_to_processed(db, dovecot, watchers):
+    sent = [mail(n) for n in range(imap.FETCH_BATCH + 3)]  # more than one FETCH batch
+    resent = mail(0, extra_header="Received: from relay.example by mx.example; Sat, 28 Nov 2026\n")
+    uids = dovecot.append_all(sent + [resent])
+    uidvalidity = dovecot.uidvalidity()
+    watcher = watchers.new(dovecot.url)
+
+    assert watcher.poll_once() == len(sent) + 1
+
+    stored = rows()
+    assert [(r.uid, r.uidvalidity) for r in stored] == [(u, uidvalidity) for u in uids]
+    assert [lf(r.raw()) for r in stored] == sent + [resent]
+    assert {r.mailbox for r in stored} == {watcher.settings.key} == {"imap://test@127.0.0.1:%d/INBOX" % dovecot.port}
+    assert {r.source for r in stored} == {"imap"}
+    # The resent copy (same Message-ID, other bytes) is kept as a duplicate and not handed on.
+    assert stored[-1].state == "duplicate" and stored[-1].duplicate_of_id == stored[0].id
+    assert watcher.seen == [r.id for r in stored[:-1]]
+
+    assert dovecot.messages("INBOX") == {}
+    processed = dovecot.messages("Processed")
+    assert sorted(lf(m[b"BODY[]"]) for m in processed.values()) == sorted(sent + [resent])
+    for m in processed.values():
+        assert b"$Ixdesk" in m[b"FLAGS"]
+        assert b"\\Seen" not in m[b"FLAGS"] and b"\\Deleted" not in m[b"FLAGS"]
+
+    box = Mailbox.named(watcher.settings.key)
+    assert (box.uidvalidity, box.last_uid) == (uidvalidity, max(uids))
+    assert box.last_poll_at is not None
+
+    assert watcher.poll_once() == 0  # an empty folder is a quiet pass
+    assert len(rows()) == len(sent) + 1
+
+
+def test_cursor_and_rows_survive_a_new_watcher_without_duplicates(db, dovecot, watchers):
+    dovecot.append_all([mail(1), mail(2)])
+    assert watchers.new(dovecot.url).poll_once() == 2
+
+    # A pass that stored mail 3 and then died before moving it: the message is still in INBOX.
+    uid3 = dovecot.append(mail(3))
+    uidvalidity = dovecot.uidvalidity()
+    watcher = watchers.new(dovecot.url)
+    store(dovecot.messages()[uid3][b"BODY[]"], source="imap", mailbox=watcher.settings.key, uid=uid3,
+          uidvalidity=uidvalidity)
+    uid4, uid5 = dovecot.append_all([mail(4), mail(5)])
+
+    box = Mailbox.named(watcher.settings.key)
+    assert (box.uidvalidity, box.last_uid) == (uidvalidity, 2)
+    assert watcher.poll_once() == 2
+    assert len(watcher.seen) == 2  # mail 3 was handed on by the pass that stored it, not again
+
+    assert [lf(r.raw()) for r in rows()] == [mail(n) for n in range(1, 6)]
+    assert_no_duplicate_rows()
+    assert dovecot.messages("INBOX") == {}
+    assert len(dovecot.messages("Processed")) == 5
+    assert Mailbox.named(watcher.settings.key).last_uid == uid5
+
+
+def test_uidvalidity_change_loses_nothing_and_duplicates_nothing(db, dovecot, watchers, caplog):
+    dovecot.append_all([mail(1), mail(2)])
+    watcher = watchers.new(dovecot.url)
+    assert watcher.poll_once() == 2
+    watcher.disconnect()
+
+    # Mail 3 was stored but not moved when the server's UIDVALIDITY changed (a restore or a rebuild).
+    old = dovecot.uidvalidity()
+    uid3 = dovecot.append(mail(3))
+    store(dovecot.messages()[uid3][b"BODY[]"], source="imap", mailbox=watcher.settings.key, uid=uid3,
+          uidvalidity=old)
+    dovecot.append(mail(4))
+    dovecot.doveadm("mailbox", "update", "-u", "test", "--uid-validity", str(old + 1000), "INBOX")
+    assert dovecot.uidvalidity() == old + 1000
+
+    with caplog.at_level(logging.WARNING, logger="inbox.imap"):
+        assert watcher.poll_once() == 1  # only mail 4 is new
+    assert "UIDVALIDITY changed" in caplog.text
+
+    stored = rows()
+    assert [lf(r.raw()) for r in stored] == [mail(n) for n in range(1, 5)]
+    assert_no_duplicate_rows()
+    assert {r.uidvalidity for r in stored[2:]} == {old + 1000}
+    assert dovecot.messages("INBOX") == {}
+    assert len(dovecot.messages("Processed")) == 4
+    box = Mailbox.named(watcher.settings.key)
+    assert box.uidvalidity == old + 1000
+
+
+# The running watcher
+
+def test_idle_wakes_the_watcher_for_new_mail(db, dovecot, watchers):
+    watcher = watchers.start(dovecot.url)
+    wait_for(lambda: Mailbox.named(watcher.settings.key).last_poll_at is not None, what="the first pass")
+    assert Mailbox.named(watcher.settings.key).lease_holder == "test"
+
+    sent_at = time.monotonic()
+    dovecot.append(mail(1))
+    wait_for(lambda: len(rows()) == 1, timeout=10, what="the appended mail to be stored")
+    assert time.monotonic() - sent_at < 10
+    wait_for(lambda: not dovecot.messages("INBOX"), what="the mail to be moved")
+    assert len(watcher.seen) == 1
+
+    watchers.stop(watcher)
+    assert Mailbox.named(watcher.settings.key).lease_holder == ""  # released on the way out
+
+
+def test_watcher_reconnects_after_a_server_restart(db, dovecot, watchers):
+    watcher = watchers.start(dovecot.url)
+    dovecot.append_all([mail(1), mail(2)])
+    wait_for(lambda: len(rows()) == 2, what="the first two mails")
+
+    dovecot.restart()
+    dovecot.append_all([mail(3), mail(4)])
+    wait_for(lambda: len(rows()) == 4, timeout=15, what="mail sent after the restart")
+    wait_for(lambda: not dovecot.messages("INBOX"), what="the INBOX to be emptied")
+
+    assert [lf(r.raw()) for r in rows()] == [mail(n) for n in range(1, 5)]
+    assert_no_duplicate_rows()
+    assert len(dovecot.messages("Processed")) == 4
+    assert len(watcher.seen) == 4
+    assert Mailbox.named(watcher.settings.key).last_error  # the lost connection was recorded
+
+
+def test_only_one_watcher_holds_a_mailbox(db, dovecot, watchers):
+    first = watchers.start(dovecot.url, holder="first", lease_seconds=3)
+    wait_for(lambda: Mailbox.named(first.settings.key).last_poll_at is not None, what="the first watcher")
+    second = watchers.start(dovecot.url, holder="second", lease_seconds=3)
+
+    dovecot.append_all([mail(1), mail(2), mail(3)])
+    wait_for(lambda: len(rows()) == 3, what="the mail")
+    time.sleep(1.5)  # long enough for the second watcher to have tried the lease
+    assert len(first.seen) == 3 and second.seen == [] and second.client is None
+    assert Mailbox.named(first.settings.key).lease_holder == "first"
+
+    watchers.stop(first)  # releases the lease; the second takes over
+    wait_for(lambda: Mailbox.named(second.settings.key).lease_holder == "second", what="the hand-over")
+    dovecot.append(mail(4))
+    wait_for(lambda: len(rows()) == 4, what="mail after the hand-over")
+    assert len(second.seen) == 1
+    assert_no_duplicate_rows()
