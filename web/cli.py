@@ -201,6 +201,13 @@ def demo_seed(projects, force):
             click.echo("database already has projects; demo seed skipped")
             return
         users = seed(projects)
+        settings = current_app.config["IXDESK"]
+        maildir = next((u for u in settings.inbox_urls if u.startswith("maildir:")), None)
+        if maildir:
+            from inbox.demo import drop
+            from inbox.maildir import folder_of
+            dropped = drop(folder_of(maildir), settings.reply_to or settings.mail_address)
+            click.echo(f"{dropped} demo messages placed in {folder_of(maildir)}/new (the inbox takes them in)")
     click.echo(f"seeded {projects} demo projects. Demo logins (printed once, also in README):")
     for email, role, password in users:
         click.echo(f"  {role:12} {email:32} {password}")
