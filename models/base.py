@@ -50,7 +50,10 @@ def open_database(url: str):
             path = path[1:] if not path.startswith("//") else path
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10)
+        # Transactions take the write lock when they begin: a deferred one that reads, then writes, fails at
+        # once with "database is locked" if another connection wrote in between (WAL cannot upgrade a stale
+        # snapshot); an immediate one waits its turn (busy_timeout).
+        return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10, lock_type="IMMEDIATE")
     if parsed.scheme in ("postgres", "postgresql"):
         database = url_connect(url.replace(parsed.scheme + "://", "postgresql://", 1))
         assert isinstance(database, PostgresqlDatabase)

@@ -68,7 +68,7 @@ def pytest_sessionfinish(session, exitstatus):
 def overrides(**extra) -> dict:
     return {"database_url": TEST_DATABASE_URL, "secret_key": "test-secret-key-0123456789",
             "storage_dir": TMP / "storage", "testing": True, "cookie_secure": False,
-            "WTF_CSRF_ENABLED": False, **extra}
+            "WTF_CSRF_ENABLED": False, "inbox_urls": (f"maildir:{TMP / 'mail'}",), **extra}
 
 
 @pytest.fixture(scope="session")

@@ -52,3 +52,35 @@ def test_demo_seed_once_and_never_in_production(db):
     prod = create_app(overrides(broker_url="redis://127.0.0.1:6379/0")).test_cli_runner()
     refused = prod.invoke(args=["demo", "seed"])
     assert refused.exit_code == 1 and "refusing" in refused.output
+
+
+def test_demo_mail_and_inbox_ingest_json(db, tmp_path):
+    """The first seed drops demo mail in the Maildir; `inbox ingest --json` reports what became of each."""
+    import json
+    from app import create_app
+    from tests.conftest import overrides
+    folder = tmp_path / "mail"
+    runner = create_app(overrides(broker_url="embedded", inbox_urls=(f"maildir:{folder}",))).test_cli_runner()
+    seeded = runner.invoke(args=["demo", "seed", "--projects", "40"])
+    assert seeded.exit_code == 0 and "4 demo messages placed" in seeded.output, seeded.output
+    result = runner.invoke(args=["inbox", "ingest", "--json", str(folder)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert len(rows) == 4
+    by_file = {r["file"].rsplit("demo-", 1)[1]: r for r in rows}
+    deficiency = by_file["1-deficiency.eml"]
+    assert (deficiency["kind"], deficiency["notice"], deficiency["matched_by"]) == ("utility_notice", "deficiency",
+                                                                                    "reference")
+    assert deficiency["status_change"] == {"application": "utility_part1", "from": "SUBMITTED", "to": "DEFICIENT"}
+    approval = by_file["2-approval.eml"]
+    assert approval["status_change"]["to"] == "APPROVED_TO_INSTALL" and approval["documents"] == ["Approval_Letter.pdf"]
+    reply = by_file["3-customer-reply.eml"]
+    assert (reply["kind"], reply["matched_by"], reply["status_change"]) == ("human", "token", None)
+    assert reply["documents"] == ["Signed_Authorization.pdf"]
+    assert by_file["4-out-of-office.eml"]["kind"] == "auto_reply" and by_file["4-out-of-office.eml"]["state"] == "processed"
+    for row in rows:
+        assert set(row) >= {"file", "message_id", "state", "kind", "project", "matched_by", "suggestions", "notice",
+                            "status_change", "documents"}
+    # Ingesting the same files again finds the stored copies: nothing new, nothing applied twice.
+    again = runner.invoke(args=["inbox", "ingest", "--json", str(folder)])
+    assert [json.loads(line)["id"] for line in again.output.splitlines()] == [r["id"] for r in rows]

@@ -142,5 +142,20 @@ def test_a_reply_to_a_sent_message_finds_its_project(db, users):
     reply["To"] = sent["Reply-To"]
     reply["Subject"] = "Re: " + sent["Subject"]
     reply["In-Reply-To"] = sent["Message-ID"]
+    reply["From"] = "ana@example.net"
+    reply["Message-ID"] = "<reply-1@example.net>"
+    reply.set_content("Attached is the bill.\n\n> " + msg.body)
     assert tokens.decode(reply["Subject"]) == p.id and tokens.decode(str(reply["To"])) == p.id
-    assert OutboundMessage.get(OutboundMessage.message_id == reply["In-Reply-To"]).project_id == p.id
+    from inbox.intake import run_now
+    from inbox.pipeline import Intake
+    from inbox.store import store
+    got = run_now(store(reply.as_bytes(), "cli").mail, Intake())
+    assert (got.project_id, got.matched_by, got.state) == (p.id, "token", "processed")
+    # Each of the three routes back works on its own.
+    for header, method in (("Subject", "plus_address"), ("To", "thread")):
+        del reply[header]
+        reply[header] = "Re: Bill needed" if header == "Subject" else "desk@sunrise.example"
+        del reply["Message-ID"]
+        reply["Message-ID"] = f"<reply-{method}@example.net>"
+        got = run_now(store(reply.as_bytes(), "cli").mail, Intake())
+        assert (got.project_id, got.matched_by) == (p.id, method)

@@ -1,0 +1,105 @@
+"""The shared inbox as people use it: list, tabs, search, one mail, re-run, .eml upload."""
+from __future__ import annotations
+
+from email.message import EmailMessage
+from io import BytesIO
+
+from models import Application, InboundMail, tokens
+from tests.conftest import login
+from tests.factories import make_project
+
+
+def eml(subject: str, sender: str = "someone@example.org", body: str = "Hello", message_id: str | None = None,
+        html: str | None = None) -> bytes:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, "desk@example.com", subject
+    msg["Message-ID"] = message_id or f"<{abs(hash((subject, sender, body)))}@example.org>"
+    msg.set_content(body)
+    if html:
+        msg.add_alternative(html, subtype="html")
+    return msg.as_bytes()
+
+
+def upload(client, *files: tuple[bytes, str]):
+    data = {"files": [(BytesIO(raw), name) for raw, name in files]}
+    return client.post("/inbox/upload", data=data, content_type="multipart/form-data")
+
+
+def test_upload_runs_the_pipeline_and_shows_why(client, users):
+    login(client, users["maria"])
+    p = make_project()
+    Application.create(project=p, kind="utility_part1", status="SUBMITTED", reference_number="PGE-INT-300123456")
+    resp = upload(client, (eml("Deficiency notice PGE-INT-300123456", "noreply@pge.com",
+                               "Corrections required:\n- Bill is older than 120 days\n"), "notice.eml"))
+    assert resp.status_code == 303
+    mail = InboundMail.get()
+    assert resp.headers["Location"].endswith(f"/inbox/{mail.id}")
+    page = client.get(f"/inbox/{mail.id}").get_data(as_text=True)
+    assert "Utility notice" in page and "deficiency notice" in page and p.external_id in page
+    assert "reference" in page and "SUBMITTED → DEFICIENT" in page
+    assert Application.get(Application.project == p).status == "DEFICIENT"
+    # The project's timeline links back to the mail.
+    assert f"/inbox/{mail.id}" in client.get(f"/projects/{p.id}").get_data(as_text=True)
+
+
+def test_upload_refuses_what_is_not_mail_and_keeps_the_rest(client, users):
+    login(client, users["maria"])
+    resp = upload(client, (b"", "empty.eml"), (b"\x89PNG\r\n\x1a\n" + b"\0" * 50, "pic.eml"),
+                  (eml("Question about my system"), "ok.eml"))
+    assert resp.status_code == 303
+    flashes = client.get("/inbox").get_data(as_text=True)
+    assert "empty.eml: the file is empty" in flashes and "pic.eml: not an email message" in flashes
+    assert InboundMail.select().count() == 1 and InboundMail.get().state == "unmatched"
+
+
+def test_list_tabs_search_sort_and_fragment(client, users):
+    login(client, users["lead"])
+    p = make_project()
+    for i in range(3):
+        upload(client, (eml(f"Question {i} {tokens.subject_tag(p.id)}", body=f"q{i}"), f"{i}.eml"))
+    upload(client, (eml("Lost mail", "stranger@example.org"), "x.eml"))
+    page = client.get("/inbox").get_data(as_text=True)
+    assert page.count("Question ") == 3 and "Lost mail" in page and "<html" in page
+    unmatched = client.get("/inbox?state=unmatched", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "<html" not in unmatched and "Lost mail" in unmatched and "Question 0" not in unmatched
+    assert 'Unmatched <span class="count">1</span>' in unmatched and 'Processed <span class="count">3</span>' in unmatched
+    found = client.get("/inbox?q=question+2").get_data(as_text=True)
+    assert "Question 2" in found and "Question 1" not in found
+    oldest_first = client.get("/inbox?sort=received&dir=asc").get_data(as_text=True)
+    assert oldest_first.index("Question 0") < oldest_first.index("Lost mail")
+    assert p.external_id in client.get(f"/inbox?project={p.external_id}").get_data(as_text=True)
+    assert client.get("/inbox?state=bogus&sort=nope&page=x").status_code == 200
+
+
+def test_hostile_html_never_reaches_the_browser_active(client, users):
+    login(client, users["maria"])
+    upload(client, (eml("Look", html='<p onclick="steal()">Hi<script>alert(1)</script>'
+                                     '<a href="javascript:alert(2)">x</a><img src="http://t.example/p.gif"></p>'),
+                    "h.eml"))
+    mail = InboundMail.get()
+    assert "script" not in mail.body_html and "onclick" not in mail.body_html and "javascript:" not in mail.body_html
+    assert "<img" not in mail.body_html
+    page = client.get(f"/inbox/{mail.id}").get_data(as_text=True)
+    assert "<script>alert(1)" not in page and 'sandbox srcdoc="' in page
+
+
+def test_rerun_after_the_project_appears_and_raw_download(client, users):
+    login(client, users["maria"])
+    raw = eml("Permit B24-00123", "permits@city.gov", "Your permit B24-00123 has been issued.")
+    upload(client, (raw, "permit.eml"))
+    mail = InboundMail.get()
+    assert mail.state == "unmatched"
+    p = make_project()
+    Application.create(project=p, kind="ahj_permit", status="SUBMITTED", reference_number="B24-00123")
+    assert client.post(f"/inbox/{mail.id}/rerun").status_code == 303
+    mail = InboundMail.get_by_id(mail.id)
+    assert (mail.state, mail.project_id, mail.kind) == ("processed", p.id, "ahj_notice")
+    assert Application.get(Application.project == p).status == "APPROVED_TO_INSTALL"
+    got = client.get(f"/inbox/{mail.id}/raw")
+    assert got.data == raw and got.mimetype == "message/rfc822"
+
+
+def test_inbox_needs_a_login_and_unknown_mail_is_404(client, users):
+    assert client.get("/inbox").status_code in (302, 303)
+    login(client, users["maria"])
+    assert client.get("/inbox/999999").status_code == 404
