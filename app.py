@@ -42,6 +42,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     csrf.init_app(app)
     htmx.init_app(app)
     register_blueprints(app)
+    csrf.exempt("web.sms_webhook.twilio_inbound")  # no session, no form token: Twilio's signature instead
     register_cli(app)
     return app
 

@@ -38,6 +38,11 @@ class Config:
     digest_hour: int = 12  # UTC hour after which the morning digests go out (12 UTC = 7 am Eastern)
     base_url: str = "http://127.0.0.1:5000"  # how links in emails reach this desk
     desk_timezone: str = "America/Los_Angeles"  # decides what "today" is for clocks and the day page
+    sms_backend: str = "console"  # console (records, sends nothing) | twilio
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_from: str = ""  # our number (E.164) or a Messaging Service SID (MG...)
+    twilio_api_url: str = ""  # empty: Twilio's own; a proxy or test stand-in otherwise
     # Mailboxes the watcher reads: imap(s)://user:pass@host/Folder or maildir:path (embedded default).
     inbox_urls: tuple[str, ...] = ()
     installer: dict = field(default_factory=dict)  # name, license, phone, email: prefilled into utility forms
@@ -163,6 +168,24 @@ def _inbox_urls(env: dict, embedded: bool) -> tuple[str, ...]:
     return urls
 
 
+def _sms(env: dict) -> dict:
+    backend = env.get("SMS_BACKEND", "").strip().lower() or "console"
+    if backend not in ("console", "twilio"):
+        raise ConfigError(f"SMS_BACKEND: expected console or twilio, got {backend!r}")
+    values = {"sms_backend": backend, "twilio_account_sid": env.get("TWILIO_ACCOUNT_SID", "").strip(),
+              "twilio_auth_token": env.get("TWILIO_AUTH_TOKEN", "").strip(),
+              "twilio_from": env.get("TWILIO_FROM", "").strip(), "twilio_api_url": env.get("TWILIO_API_URL", "").strip()}
+    if backend == "twilio":
+        for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM"):
+            if not values[name.lower()]:
+                raise ConfigError(f"{name}: required when SMS_BACKEND=twilio")
+        if not re.match(r"^(\+[1-9]\d{6,14}|MG[0-9a-fA-F]{32})$", values["twilio_from"]):
+            raise ConfigError("TWILIO_FROM: an E.164 number such as +14155550100 or a Messaging Service SID (MG...)")
+    if values["twilio_api_url"] and urlparse(values["twilio_api_url"]).scheme not in ("http", "https"):
+        raise ConfigError("TWILIO_API_URL: an http(s):// URL")
+    return values
+
+
 def _reply_to(env: dict) -> str:
     raw = env.get("REPLY_TO", "").strip().lower()
     if raw and (not re.match(r"^[^@\s<>+]+@[a-z0-9.-]+\.[a-z]{2,}$", raw)):
@@ -238,6 +261,7 @@ def load(env: dict | None = None, overrides: dict | None = None, web: bool = Tru
         base_url=_base_url(env),
         desk_timezone=_timezone(env),
         inbox_urls=_inbox_urls(env, embedded),
+        **_sms(env),
         installer={k: env.get(f"INSTALLER_{k.upper()}", "").strip()[:200] for k in ("name", "license", "phone", "email")},
         embedded_worker=embedded,
     ).with_overrides(overrides)

@@ -225,13 +225,17 @@ def _walk(part: Message, mail: ParsedMail, texts: list, htmls: list, depth: int,
                 return  # the returned original: its text is not this message's text
             _walk(inner, mail, texts, htmls, depth + 1, forwarded=True)
         return
+    if ctype in ("message/delivery-status", "message/global-delivery-status"):
+        # The stdlib parses each block of fields as a header-only sub-message.
+        blocks = part.get_payload()
+        text = "\n\n".join(b.as_string() for b in blocks if isinstance(b, Message)) if isinstance(blocks, list) \
+            else _payload(part).decode("utf-8", "replace")
+        mail.report = _delivery_status(text, mail.report)
+        return
     if part.is_multipart():
         for sub in part.get_payload() or []:
             if isinstance(sub, Message):
                 _walk(sub, mail, texts, htmls, depth + 1, forwarded)
-        return
-    if ctype in ("message/delivery-status", "message/global-delivery-status"):
-        mail.report = _delivery_status(_payload(part).decode("utf-8", "replace"), mail.report)
         return
     if ctype in ("text/rfc822-headers", "message/rfc822-headers", "text/rfc822-header"):
         found = re.search(r"(?im)^message-id:\s*(<[^>\s]+>)", _payload(part).decode("utf-8", "replace"))

@@ -21,7 +21,7 @@ from models.checklists import ChecklistItem
 from models.events import Event
 from models.inbound import InboundMail
 from models.lifecycle import TERMINAL
-from models.messages import Contact, OutboundMessage
+from models.messages import Contact, OutboundMessage, contacts_for
 from models.places import Utility
 
 log = logging.getLogger(__name__)
@@ -259,6 +259,7 @@ def _bounce(mail: InboundMail, parsed: ParsedMail, report, r: Result) -> None:
     failed = [a for a in (report.failed or []) if a in [x.lower() for x in original.recipients]] or \
         ([] if report.failed else [x.lower() for x in original.recipients][:1])
     reason = report.diagnostic or report.status or "delivery failed"
+    contacts_for(original.project)  # the customer's own address becomes a contact row that can carry the mark
     for addr in failed:
         contact = Contact.get_or_none((Contact.project == original.project_id) & (Contact.email == addr))
         if contact is not None and contact.bouncing_since is None:

@@ -10,10 +10,11 @@ from models.inbound import InboundMail, Mailbox
 from models.jobs import Job
 from models.places import Ahj, Utility
 from models.projects import Project
+from models.sms import SmsMessage, SmsOptOut
 from models.users import User
 
 # Creation order: every model after the ones it references.
 MODELS = [User, Utility, Ahj, Project, Application, Event, Job, ChecklistItem, DayAction, Document, Contact,
-          OutboundMessage, CallLog, InboundMail, Mailbox]
+          OutboundMessage, CallLog, InboundMail, Mailbox, SmsOptOut, SmsMessage]
 
-__all__ = ["MODELS", "Ahj", "Application", "CallLog", "ChecklistItem", "Contact", "DayAction", "Document", "OutboundMessage", "Event", "InboundMail", "Job", "Mailbox", "Project", "User", "Utility", "db"]
+__all__ = ["MODELS", "Ahj", "Application", "CallLog", "ChecklistItem", "Contact", "DayAction", "Document", "OutboundMessage", "Event", "InboundMail", "Job", "Mailbox", "Project", "SmsMessage", "SmsOptOut", "User", "Utility", "db"]

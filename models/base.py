@@ -39,6 +39,12 @@ def today() -> dt.date:
     return dt.datetime.now(_desk_zone).date()
 
 
+def day_start_utc(day: dt.date) -> dt.datetime:
+    """The naive-UTC instant a desk day begins (to compare with stored timestamps)."""
+    local = dt.datetime.combine(day, dt.time(), tzinfo=_desk_zone)
+    return local.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
 def open_database(url: str):
     """A Database for a sqlite:/// or postgresql:// URL (not bound to the proxy)."""
     parsed = urlparse(url)

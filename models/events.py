@@ -10,7 +10,7 @@ from models.users import User
 
 KINDS = {
     "note": "Note", "change": "Change", "flag": "Flag", "unflag": "Flag cleared",
-    "status": "Status", "import": "Import", "create": "Created", "checklist": "Checklist", "contact": "Contact", "snooze": "Snoozed", "document": "Document", "email": "Email", "call": "Call",
+    "status": "Status", "import": "Import", "create": "Created", "checklist": "Checklist", "contact": "Contact", "snooze": "Snoozed", "document": "Document", "email": "Email", "call": "Call", "sms": "Text",
 }
 
 

@@ -64,6 +64,8 @@ class Project(BaseModel):
     new_home = BooleanField(null=True)
     third_party_owned = BooleanField(null=True)
     main_panel_upgrade = BooleanField(null=True)
+    # Opt-in: ixdesk itself sends the due document reminders and utility follow-ups of this project.
+    auto_reminders = BooleanField(default=False, index=True)
     stage = CharField(default="intake", index=True)
     ball_in_court = CharField(default="us", index=True)
     needs_attention = BooleanField(default=False, index=True)

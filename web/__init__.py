@@ -11,7 +11,7 @@ HTMX_DIST = ROOT / "node_modules" / "htmx.org" / "dist"
 
 def register(app: Flask) -> None:
     from web import (applications, auth, catalog, checklists, day, documents, errors, filters, forms, imports,
-                     inbox, messages, projects)
+                     inbox, messages, projects, sms_webhook)
     app.register_blueprint(auth.bp)
     app.register_blueprint(projects.bp)
     app.register_blueprint(imports.bp)
@@ -23,6 +23,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(forms.bp)
     app.register_blueprint(messages.bp)
     app.register_blueprint(inbox.bp)
+    app.register_blueprint(sms_webhook.bp)
     auth.install(app)
     filters.install(app)
     errors.install(app)

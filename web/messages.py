@@ -23,9 +23,13 @@ def _panel(project: Project, status: int = 200, **extra):
     recent = list(OutboundMessage.select().where(OutboundMessage.project == project)
                   .order_by(OutboundMessage.id.desc()).limit(10))
     from models.messages import DIRECTIONS, OUTCOMES
+    from models.sms import SmsOptOut
+    phones = [c.phone for c in contacts if c.phone]
+    opted_out = {o.phone for o in SmsOptOut.select().where(SmsOptOut.phone.in_(phones))} if phones else set()
     return htmx.render("projects/show.html", "messages/_compose.html", status=status, project=project,
                        contacts=contacts, docs=docs, applications_list=apps, templates=compose.TEMPLATES,
-                       roles=ROLES, recent=recent, directions=DIRECTIONS, outcomes=OUTCOMES, **extra)
+                       roles=ROLES, recent=recent, directions=DIRECTIONS, outcomes=OUTCOMES, opted_out=opted_out,
+                       sms_backend=current_app.config["IXDESK"].sms_backend, **extra)
 
 
 def _context_for(project: Project, application_id: str):
@@ -125,3 +129,31 @@ def add(project_id: int):
     except ValueError as exc:
         return _panel(project, 422, form={"to": []}, contact_error=str(exc), contact_form=f.to_dict())
     return _panel(project, form={"to": []})
+
+
+@bp.post("/projects/<int:project_id>/texts")
+def text(project_id: int):
+    """Queue a text to one of the project's numbers (refused for numbers that answered STOP)."""
+    from models.sms import SmsError, queue
+    project = _project(project_id)
+    f = request.form
+    try:
+        sms = queue(project, f.get("phone", ""), f.get("body", ""), g.user)
+    except SmsError as exc:
+        return _panel(project, 422, form={"to": []}, sms_error=str(exc), sms_form=f.to_dict(), open_sms=True)
+    from workers.actors import send_sms
+    send_sms.send(sms.id)
+    return htmx.trigger(_panel(project, form={"to": []}, sms_sent=sms, open_sms=True), "project-changed")
+
+
+@bp.post("/projects/<int:project_id>/auto-reminders")
+def reminders(project_id: int):
+    """Turn this project's automatic reminders on or off (recorded on the timeline)."""
+    from models import Event
+    project = _project(project_id)
+    on = request.form.get("on") == "1"
+    if project.auto_reminders != on:
+        project.auto_reminders = on
+        project.save()
+        Event.record(project, "change", g.user, summary=f"Automatic reminders turned {'on' if on else 'off'}")
+    return htmx.trigger(_panel(project, form={"to": []}), "project-changed")

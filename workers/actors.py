@@ -140,3 +140,42 @@ def sweep_mail() -> None:
     sent = requeue_mail()
     if sent:
         log.info("re-enqueued %d pending mails", sent)
+
+
+@dramatiq.actor(queue_name="mail", max_retries=MAX_SEND_ATTEMPTS, min_backoff=2_000, max_backoff=15 * 60_000,
+                time_limit=60 * 1000)
+def send_sms(sms_id: int) -> None:
+    """Send a queued text through the configured backend; temporary failures retry, refusals show on the project."""
+    import config
+    from models.sms import SmsMessage, opted_out
+    from outbox.sms import SmsDeliveryError, backend_from
+    sms = SmsMessage.get_or_none(SmsMessage.id == sms_id)
+    if sms is None or not sms.claim():
+        return
+    sms = SmsMessage.get_by_id(sms.id)
+    if opted_out(sms.phone):  # STOP arrived after it was queued
+        sms.record_result("failed", error="the number answered STOP before the text went out")
+        return
+    try:
+        sent = backend_from(config.load(web=False)).send(sms.phone, sms.body)
+    except SmsDeliveryError as exc:
+        give_up = exc.permanent or sms.attempts >= MAX_SEND_ATTEMPTS
+        if give_up:
+            sms.record_result("failed", error=str(exc))
+            return
+        SmsMessage.update(state="queued", last_error=str(exc)[:2000]).where(SmsMessage.id == sms.id).execute()
+        raise
+    sms.record_result(sent.state, sent.provider_id)
+
+
+@dramatiq.actor(queue_name="schedule", max_retries=0, time_limit=10 * 60 * 1000)
+def send_reminders() -> None:
+    """Periodic: automatic reminders for projects that opted in (at most one per recipient per day)."""
+    import config
+    from outbox.reminders import send_due
+    settings = config.load(web=False)
+    queued = send_due(domain=settings.mail_address.rpartition("@")[2] or "localhost")
+    for message_id in queued:
+        send_email.send(message_id)
+    if queued:
+        log.info("automatic reminders queued: %d", len(queued))

@@ -35,6 +35,10 @@ def requeue_stale() -> int:
     for msg in OutboundMessage.select(OutboundMessage.id).where(OutboundMessage.state == "queued"):
         actors.send_email.send(msg.id)
         sent += 1
+    from models.sms import SmsMessage
+    for sms in SmsMessage.select(SmsMessage.id).where(SmsMessage.state == "queued"):
+        actors.send_sms.send(sms.id)
+        sent += 1
     sent += requeue_mail(older_than=dt.timedelta(0))
     if sent:
         log.info("re-enqueued %d queued jobs, messages and mails", sent)
