@@ -33,9 +33,15 @@ class Plan:
                 "why": self.blocked}
 
 
-def plan(project: Project, authority: str, notice: str, references: list[str]) -> Plan:
-    """Which application the notice is about and where it goes; `blocked` says when a person must decide."""
-    targets = notices.TARGETS.get(authority, {}).get(notice, {})
+def plan(project: Project, authority: str, notice: str, references: list[str], status: str = "") -> Plan:
+    """Which application the notice is about and where it goes; `blocked` says when a person must decide.
+
+    status: what the utility's own phrase says the notice means there (FPL's "received your application" is
+    SUBMITTED, not completeness review); used for every kind that has that status.
+    """
+    targets = dict(notices.TARGETS.get(authority, {}).get(notice, {}))
+    if status:
+        targets = {kind: status if status in lifecycle.statuses(kind) else to for kind, to in targets.items()}
     if not targets:
         return Plan(notice, None, blocked=f"a {notice.replace('_', ' ')} notice moves no {authority} application")
     apps = list(Application.select().where(Application.project == project, Application.kind.in_(list(targets))))

@@ -42,12 +42,22 @@ class Attached:
     problem: str = ""  # why it was not kept (the raw mail still holds it)
 
 
-def doc_types_for(name: str, text: str = "") -> tuple[str, ...]:
-    """Document types a file name (or, failing that, its first page of text) suggests; pure."""
+# What only one kind of sender issues: a utility's approval letter is not the city's final sign-off.
+ISSUED_BY = {"AHJ_FINAL": "ahj", "SOLARAPP_APPROVAL": "ahj", "PTO_LETTER": "utility",
+             "INTERCONNECTION_AGREEMENT": "utility"}
+
+
+def doc_types_for(name: str, text: str = "", sender: str | None = None) -> tuple[str, ...]:
+    """Document types a file name (or, failing that, its first page of text) suggests; pure.
+
+    sender: "utility" or "ahj" when the mail came from one; types only the other one issues are dropped.
+    """
     for source in (name.replace("_", " "), text[:4000]):
         for cue, types in CUES:
             if source and cue.search(source):
-                return types
+                kept = tuple(t for t in types if sender is None or ISSUED_BY.get(t, sender) == sender)
+                if kept:
+                    return kept
     return ()
 
 
@@ -75,16 +85,16 @@ def _item_for(project: Project, types: tuple[str, ...], application: Application
 
 
 def attach(project: Project, files: list[Attachment], application: Application | None = None,
-           max_bytes: int | None = None) -> list[Attached]:
+           max_bytes: int | None = None, sender: str | None = None) -> list[Attached]:
     """Store each file on the project; link it to the checklist item its name or content points at."""
     kept: list[Attached] = []
     for f in files:
         if f.inline and f.content_type.startswith("image/") and len(f.data) < SKIP_INLINE_BELOW:
             continue
         mime = filetypes.EML.mime if f.content_type == "message/rfc822" else None
-        types = doc_types_for(f.name)
+        types = doc_types_for(f.name, sender=sender)
         if not types and f.data[:5] == b"%PDF-":
-            types = doc_types_for("", first_page_text(f.data))
+            types = doc_types_for("", first_page_text(f.data), sender)
         item = _item_for(project, types, application) if mime is None else None
         try:
             doc, _created = documents.add(project, f.data, f.name, source="email", item=item,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from inbox.parse import ParsedMail, Report
 
 AUTO_REPLY_SUBJECT = re.compile(
-    r"^\s*(automatic reply|auto(matic)?[- ]?(reply|response|antwort)|out of (the )?office|ooo\b|away from|"
+    r"^\s*(auto:|automatic reply|auto(matic)?[- ]?(reply|response|antwort)|out of (the )?office|ooo\b|away from|"
     r"on vacation|vacation reply|abwesenheit|r[ée]ponse automatique|absence|respuesta autom[áa]tica|"
     r"fuera de la oficina|autosvar|risposta automatica|automatisch antwoord|afwezig)", re.IGNORECASE)
 BOUNCE_SUBJECT = re.compile(
@@ -32,7 +32,9 @@ class Verdict:
 
 
 def _auto_submitted(mail: ParsedMail) -> str:
-    return mail.header("auto-submitted").split(";")[0].strip().lower()
+    """The keyword of Auto-Submitted, without comments: "auto-replied (zimbra; vacation)" -> "auto-replied"."""
+    found = re.match(r"\s*([a-z-]+)", mail.header("auto-submitted").lower())
+    return found.group(1) if found else ""
 
 
 def _bounce(mail: ParsedMail) -> Verdict | None:

@@ -17,11 +17,11 @@ from models.projects import Project
 # Words that introduce an identifier in portal and utility mail ("Application ID: SCE-INT-NST-396139").
 LABELLED_ID = re.compile(
     r"\b(?:application|project|permit|reference|ref|case|account|service account|said|work order|reservation|"
-    r"approval|meter|esi)\s*(?:id|no\.?|number|num|#)?\s*[:#]?\s*([A-Z0-9][A-Z0-9-]{3,40}[A-Z0-9])\b", re.IGNORECASE)
+    r"approval|meter|esi)\s*(?:id|no\.?|number|num|#)?\s*[:#]?\s*([A-Z0-9][A-Z0-9_-]{3,40}[A-Z0-9])\b", re.IGNORECASE)
 STREET = re.compile(r"\b(\d{2,6})\s+((?:[NSEW]\.?\s+)?[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)\s+"
                     r"(St|Street|Ave|Avenue|Rd|Road|Dr|Drive|Ln|Lane|Ct|Court|Blvd|Way|Pl|Place|Cir|Circle|Ter|"
                     r"Terrace|Pkwy|Hwy|Loop|Trl|Trail)\b")
-CANDIDATE_ID = re.compile(r"\b[A-Z0-9][A-Z0-9-]{3,30}[A-Z0-9]\b")
+CANDIDATE_ID = re.compile(r"\b[A-Z0-9][A-Z0-9_-]{3,30}[A-Z0-9]\b")
 QUOTE_START = re.compile(r"(?im)^(>|-{2,}\s*original message|_{5,}|on .{5,200}wrote:\s*$|from:\s.+\n(sent|date):)")
 STRENGTH = {"token": 1.0, "plus_address": 1.0, "thread": 0.95, "reference": 0.9, "external_id": 0.85,
             "sender": 0.7}
@@ -35,6 +35,7 @@ class Match:
     why: str = ""
     suggestions: list[dict] = field(default_factory=list)
     references: list[str] = field(default_factory=list)  # identifiers found in the mail, for the application step
+    reference: str = ""  # the identifier that found the project, when one did
 
     @property
     def project(self) -> Project | None:
@@ -72,10 +73,17 @@ def plus_ids(mail: ParsedMail) -> list[int]:
 def identifiers(mail: ParsedMail, patterns) -> list[str]:
     """Reference-number-like strings: the catalog's patterns first, then labelled IDs ("Permit #B24-0012")."""
     text = f"{mail.subject}\n{own_text(mail.text)[:20000]}"
-    found: list[str] = []
+    spans: list[tuple[int, int]] = []
     for pattern in patterns:
-        found += [m.group(0) for m in pattern.finditer(text)]
-    found += [m.group(1) for m in LABELLED_ID.finditer(text)]
+        for m in pattern.finditer(text):
+            # Whole tokens only: APS's 8-digit pattern must not pull 30012345 out of PGE-INT-300123456.
+            before = text[m.start() - 1] if m.start() else " "
+            after = text[m.end()] if m.end() < len(text) else " "
+            if not (before.isalnum() or before in "-_") and not (after.isalnum() or after in "-_"):
+                spans.append((m.start(), m.end()))
+    spans += [m.span(1) for m in LABELLED_ID.finditer(text)]
+    inside = {s for s in spans for o in spans if o != s and o[0] <= s[0] and s[1] <= o[1]}
+    found = [text[a:b] for a, b in sorted(set(spans) - inside)]
     return list(dict.fromkeys(f.strip().upper() for f in found if any(c.isdigit() for c in f)))[:40]
 
 
@@ -125,16 +133,16 @@ def match(mail: ParsedMail, patterns=(), extra_thread_ids: tuple[str, ...] = ())
         if earlier is not None:
             return Match(earlier.project_id, "thread", 0.9, f"same thread as {earlier.message_id}", [], refs)
     if refs:
-        by_ref: dict[int, str] = {}
+        by_ref: dict[int, tuple[str, str]] = {}
         for app in Application.select(Application.project, Application.reference_number).where(
                 Application.reference_number.in_(refs)):
-            by_ref.setdefault(app.project_id, f"application reference {app.reference_number}")
+            by_ref.setdefault(app.project_id, (f"application reference {app.reference_number}", app.reference_number))
         for p in Project.select(Project.id, Project.utility_account).where(Project.utility_account.in_(refs)):
-            by_ref.setdefault(p.id, f"utility account {p.utility_account}")
+            by_ref.setdefault(p.id, (f"utility account {p.utility_account}", ""))
         if len(by_ref) == 1:
-            pid, why = next(iter(by_ref.items()))
-            return Match(pid, "reference", STRENGTH["reference"], why, [], refs)
-        for pid, why in by_ref.items():
+            pid, (why, ref) = next(iter(by_ref.items()))
+            return Match(pid, "reference", STRENGTH["reference"], why, [], refs, ref)
+        for pid, (why, _ref) in by_ref.items():
             rank(pid, 0.6, why + " (several projects)")
     subject_ids = set(CANDIDATE_ID.findall(mail.subject.upper())) | set(refs)
     if subject_ids:

@@ -4,11 +4,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from catalog.model import NoticePhrase
+from catalog.model import NOTICE_TYPES, NoticePhrase
 
 # Words that, earlier in the same sentence, turn "permission to operate" into a condition, not news.
 HEDGES = re.compile(r"\b(not|no|never|until|unless|before|once|if|when|after|pending|awaiting|without|prior to|"
-                    r"do not|don't|cannot|can't|required for|needed for|in order to)\b", re.IGNORECASE)
+                    r"do not|don't|cannot|can't|required for|needed for|in order to|will|shall|would|expect|"
+                    r"expected|upon)\b", re.IGNORECASE)
+# Words right after the phrase that make it future or pending: "permission to operate is pending".
+HEDGES_AFTER = re.compile(r"^[^.!?;\n]{0,12}\b(is |are |has |remains )?(pending|not yet|will|to be|required|expected|"
+                          r"upcoming|requested|in progress)\b", re.IGNORECASE)
 SENTENCE_END = re.compile(r"[.!?;:\n]")
 # Notices that cannot both be news in one mail: their presence together needs a person.
 OPPOSED = {
@@ -66,6 +70,7 @@ class Hit:
     where: str  # subject | body
     hedged: bool
     status: str = ""  # a utility's own phrase may name the status directly
+    span: tuple[int, int] = (0, 0)
 
 
 @dataclass
@@ -76,15 +81,52 @@ class Reading:
     hits: list[Hit] = field(default_factory=list)
     conflict: bool = False
 
+    @property
+    def status(self) -> str:
+        """The status a utility's own phrase names for this notice ("" when only generic wording matched)."""
+        return next((h.status for h in self.hits if h.notice == self.notice and h.status and not h.hedged), "")
+
+
+_PATTERNS: dict[str, re.Pattern] = {}
+
+
+def _pattern(phrase: str) -> re.Pattern:
+    """A phrase as a regex from a word start; " * " stands for a few words ("permit * has been issued")."""
+    if phrase not in _PATTERNS:
+        body = r"(?:\s+\S+){0,4}?\s+".join(re.escape(part.strip()) for part in phrase.split(" * "))
+        _PATTERNS[phrase] = re.compile(r"(?<![a-z0-9])" + body)
+    return _PATTERNS[phrase]
+
 
 def _find(phrase: NoticePhrase, text: str, where: str) -> list[Hit]:
     hits = []
-    for match in re.finditer(r"(?<![a-z0-9])" + re.escape(phrase.phrase), text):
+    for match in _pattern(phrase.phrase).finditer(text):
         start = max((m.end() for m in SENTENCE_END.finditer(text, max(0, match.start() - 160), match.start())),
                     default=max(0, match.start() - 160))
-        hedged = bool(HEDGES.search(text, start, match.start()))
-        hits.append(Hit(phrase.notice, phrase.phrase, where, hedged, phrase.status))
+        hedged = bool(HEDGES.search(text, start, match.start()) or HEDGES_AFTER.search(text[match.end():match.end() + 60]))
+        hits.append(Hit(phrase.notice, phrase.phrase, where, hedged, phrase.status, match.span()))
     return hits
+
+
+def _innermost(hits: list[Hit]) -> list[Hit]:
+    """A phrase found inside a longer one of another notice wins: "permit ... a correction notice has been
+    issued" is a correction notice, not an issued permit."""
+    def contains(outer: Hit, inner: Hit) -> bool:
+        return (outer.where == inner.where and outer.notice != inner.notice and outer.span != inner.span and
+                outer.span[0] <= inner.span[0] and inner.span[1] <= outer.span[1])
+    return [h for h in hits if not any(contains(h, other) for other in hits)]
+
+
+def _agree(notices: set[str], hits: list[Hit]) -> set[str]:
+    """Notices that mean the same move (conditional approval / approved to install) count as one."""
+    by_status: dict[str, set[str]] = {}
+    for n in notices:
+        by_status.setdefault(NOTICE_TYPES.get(n, n), set()).add(n)
+    out = set()
+    for group in by_status.values():
+        own = [h.notice for h in hits if h.notice in group and h.status and not h.hedged]
+        out.add(own[0] if own else sorted(group)[0])
+    return out
 
 
 def read(subject: str, text: str, phrases: list[NoticePhrase], authority: str) -> Reading:
@@ -95,13 +137,14 @@ def read(subject: str, text: str, phrases: list[NoticePhrase], authority: str) -
         if phrase.authority not in (authority, "any") or phrase.notice not in TARGETS.get(authority, {}):
             continue
         hits += _find(phrase, subject, "subject") + _find(phrase, text, "body")
+    hits = _innermost(hits)
     reading = Reading(hits=hits)
     if not hits:
         reading.why = "no notice wording"
         return reading
     firm = [h for h in hits if not h.hedged]
-    in_subject = {h.notice for h in firm if h.where == "subject"}
-    in_body = {h.notice for h in firm if h.where == "body"}
+    in_subject = _agree({h.notice for h in firm if h.where == "subject"}, firm)
+    in_body = _agree({h.notice for h in firm if h.where == "body"}, firm)
     everything = in_subject | in_body
     opposed = [pair for pair in OPPOSED if pair <= everything]
     if opposed:

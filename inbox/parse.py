@@ -22,9 +22,9 @@ MAX_TEXT = 200_000  # characters of body kept for display, search and rules
 CHARSETS = {
     "ks_c_5601-1987": ("cp949",), "ks_c_5601": ("cp949",), "euc-kr": ("cp949",), "korean": ("cp949",),
     "gb2312": ("gb18030",), "gbk": ("gb18030",), "x-gbk": ("gb18030",), "cp936": ("gb18030",),
-    "iso-2022-jp": ("iso2022_jp", "iso2022_jp_ext", "iso2022_jp_2004", "iso2022_jp_3", "cp932"),
-    "iso-2022-jp-ms": ("iso2022_jp_ext", "iso2022_jp_2004", "cp932"), "cp50220": ("iso2022_jp_ext",),
-    "cp50221": ("iso2022_jp_ext",), "cp50222": ("iso2022_jp_ext",),
+    "iso-2022-jp": ("iso2022_jp", "iso2022_jp_ext", "iso2022_jp_2004", "iso2022_jp_3", "jis-cp932"),
+    "iso-2022-jp-ms": ("iso2022_jp_ext", "jis-cp932"), "cp50220": ("jis-cp932",),
+    "cp50221": ("jis-cp932",), "cp50222": ("jis-cp932",),
     "shift_jis": ("cp932",), "shift-jis": ("cp932",), "x-sjis": ("cp932",), "sjis": ("cp932",),
     "windows-874": ("cp874",), "tis-620": ("cp874",),
     "iso-8859-1": ("cp1252",), "latin1": ("cp1252",), "us-ascii": ("utf-8", "cp1252"), "ascii": ("utf-8", "cp1252"),
@@ -98,23 +98,74 @@ class ParsedMail:
         return self.headers.get(name.lower(), "")
 
 
+def jis_to_cp932(data: bytes) -> str:
+    """ISO-2022-JP as Outlook writes it (Windows extensions such as ① and ㈱): JIS pairs -> Shift_JIS -> cp932."""
+    out, i, double, kana = bytearray(), 0, False, False
+    while i < len(data):
+        if data[i] == 0x1B and i + 2 < len(data):
+            seq = data[i + 1:i + 3]
+            double, kana = seq in (b"$B", b"$@"), seq == b"(I"
+            i += 3
+            continue
+        if double and i + 1 < len(data) and 0x21 <= data[i] <= 0x7E:
+            j1, j2 = data[i], data[i + 1]
+            s1 = ((j1 + 1) >> 1) + (0x70 if j1 <= 0x5E else 0xB0)
+            s2 = j2 + (0x1F if j1 % 2 else 0x7E)
+            if j1 % 2 and s2 >= 0x7F:
+                s2 += 1
+            out += bytes((s1, s2))
+            i += 2
+            continue
+        out.append(data[i] + 0x80 if kana and 0x21 <= data[i] <= 0x5F else data[i])
+        i += 1
+    return out.decode("cp932")
+
+
 def decode_bytes(data: bytes, charset: str | None) -> str:
     """Text from bytes labelled with a charset, forgiving the labels real senders use."""
     label = (charset or "").strip().strip('"').lower() or "default"
     for codec in CHARSETS.get(label, (label,)) + ("utf-8",):
         try:
-            return data.decode(codec)
+            return jis_to_cp932(data) if codec == "jis-cp932" else data.decode(codec)
         except (LookupError, UnicodeDecodeError):
             continue
     return data.decode("cp1252", errors="replace")
 
 
-def decode_header(value: str | None) -> str:
-    """An RFC 2047 header as text (encoded words in any charset we know)."""
-    if not value:
+def header_text(value) -> str:
+    """A raw header value as text: the stdlib hands 8-bit headers back as Header objects or with surrogates."""
+    if value is None:
         return ""
+    if isinstance(value, email.header.Header):
+        return decode_header(value)
+    if not isinstance(value, str):
+        try:
+            value = str(value)
+        except Exception:
+            return ""
+    if any("\udc80" <= ch <= "\udcff" for ch in value):  # raw UTF-8 (RFC 6532) read as surrogate escapes
+        value = value.encode("ascii", "surrogateescape").decode("utf-8", "replace")
+    return value
+
+
+def _get(msg: Message, name: str) -> str:
+    return header_text(msg.get(name))
+
+
+def _get_all(msg: Message, name: str) -> list[str]:
+    return [header_text(v) for v in (msg.get_all(name) or [])]
+
+
+def decode_header(value) -> str:
+    """An RFC 2047 header as text (encoded words in any charset we know; raw 8-bit bytes as UTF-8)."""
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, (str, email.header.Header)):
+        value = str(value)
+    if isinstance(value, str) and any("\udc80" <= ch <= "\udcff" for ch in value):
+        value = header_text(value)
     try:
-        pieces = email.header.decode_header(str(value))
+        pieces = email.header.decode_header(value)
     except Exception:  # malformed encoded words: show them as they are
         return " ".join(str(value).split())
     out = []
@@ -144,6 +195,7 @@ def sanitise_html(markup: str) -> str:
 
 def html_to_text(markup: str) -> str:
     markup = re.sub(r"(?is)<(script|style|head)\b.*?</\1\s*>", " ", markup)
+    markup = re.sub(r"(?i)<li\b[^>]*>", "\n- ", markup)
     markup = re.sub(r"(?i)<br\s*/?>|</(p|div|tr|li|h\d)>", "\n", markup)
     text = html_lib.unescape(nh3.clean(markup, tags=set()))
     return re.sub(r"[ \t\r\f\v]+", " ", re.sub(r"\n\s*\n+", "\n\n", text)).strip()
@@ -161,27 +213,28 @@ def parse(raw: bytes) -> ParsedMail:
     mail = ParsedMail()
     mail.headers = {}
     for name, value in msg.items():
-        mail.headers.setdefault(name.lower(), decode_header(value) if isinstance(value, str) else str(value))
-    mail.message_id = normalise_message_id(msg.get("Message-ID", ""))
-    mail.subject = decode_header(msg.get("Subject", ""))[:1000]
-    sender = _addresses(msg.get_all("From") or []) or _addresses(msg.get_all("Sender") or [])
+        mail.headers.setdefault(name.lower(), decode_header(value))
+    subject = msg.get("Subject")
+    mail.message_id = normalise_message_id(_get(msg, "Message-ID"))
+    mail.subject = decode_header(subject)[:1000]
+    sender = _addresses(_get_all(msg, "From")) or _addresses(_get_all(msg, "Sender"))
     if sender:
         mail.from_name, mail.from_addr = sender[0]
-    mail.to = [a for _, a in _addresses(msg.get_all("To") or [])]
-    mail.cc = [a for _, a in _addresses(msg.get_all("Cc") or [])]
-    mail.delivered_to = [a for _, a in _addresses((msg.get_all("Delivered-To") or []) +
-                                                  (msg.get_all("X-Original-To") or []))]
-    mail.reply_to = [a for _, a in _addresses(msg.get_all("Reply-To") or [])]
+    mail.to = [a for _, a in _addresses(_get_all(msg, "To"))]
+    mail.cc = [a for _, a in _addresses(_get_all(msg, "Cc"))]
+    mail.delivered_to = [a for _, a in _addresses((_get_all(msg, "Delivered-To")) +
+                                                  (_get_all(msg, "X-Original-To")))]
+    mail.reply_to = [a for _, a in _addresses(_get_all(msg, "Reply-To"))]
     try:
         mail.date = parsed.date.replace(tzinfo=None) if parsed.date else None  # mail-parser gives UTC
     except Exception:
         mail.date = None
-    mail.in_reply_to = _ids(msg.get("In-Reply-To", ""))
-    mail.references = _ids(msg.get("References", ""))
+    mail.in_reply_to = _ids(_get(msg, "In-Reply-To"))
+    mail.references = _ids(_get(msg, "References"))
     mail.content_type = msg.get_content_type()
     mail.report_type = (msg.get_param("report-type") or "").lower() if mail.content_type == "multipart/report" else ""
     rp = msg.get("Return-Path")
-    mail.return_path = None if rp is None else rp.strip().strip("<>").lower()
+    mail.return_path = None if rp is None else header_text(rp).strip().strip("<>").lower()
     mail.defects = [type(d).__name__ for d in getattr(msg, "defects", [])]
     texts, htmls = [], []
     _walk(msg, mail, texts, htmls, depth=0, forwarded=False)
@@ -215,12 +268,12 @@ def _walk(part: Message, mail: ParsedMail, texts: list, htmls: list, depth: int,
         if isinstance(inner, Message):
             data = inner.as_bytes()
             mail.forwards.append(data)
-            subject = decode_header(inner.get("Subject", "")) or "forwarded message"
+            subject = decode_header(_get(inner, "Subject")) or "forwarded message"
             if mail.report_type not in ("delivery-status", "feedback-report", "disposition-notification"):
                 mail.attachments.append(Attachment(f"{subject[:80]}.eml", data, "message/rfc822", forwarded))
             elif not (mail.report or Report()).original_message_id:
                 mail.report = mail.report or Report()
-                mail.report.original_message_id = normalise_message_id(inner.get("Message-ID", ""))
+                mail.report.original_message_id = normalise_message_id(_get(inner, "Message-ID"))
             if mail.report_type in ("delivery-status", "feedback-report", "disposition-notification"):
                 return  # the returned original: its text is not this message's text
             _walk(inner, mail, texts, htmls, depth + 1, forwarded=True)
@@ -264,20 +317,36 @@ def _unpack_tnef(data: bytes, mail: ParsedMail, texts: list, forwarded: bool) ->
     import tnefparse
     try:
         tnef = tnefparse.TNEF(data)
+        _ = [a.data for a in tnef.attachments]
     except Exception as exc:  # a broken wrapper is kept whole for a person to look at
         log.info("TNEF unpack failed: %s", exc)
         mail.attachments.append(Attachment("winmail.dat", data, "application/ms-tnef", forwarded))
         return
+    found = 0
     for item in tnef.attachments:
-        name = item.long_filename() or item.name or f"attachment{len(mail.attachments) + 1}"
-        if isinstance(name, bytes):
-            name = decode_bytes(name, "cp1252")
         if item.data:
-            mail.attachments.append(Attachment(str(name).strip("\x00"), bytes(item.data), "application/octet-stream",
-                                               forwarded))
-    body = getattr(tnef, "body", None)
+            name = _tnef_name(item, tnef) or f"attachment{len(mail.attachments) + 1}"
+            mail.attachments.append(Attachment(name, bytes(item.data), "application/octet-stream", forwarded))
+            found += 1
+    body = getattr(tnef, "body", None) or getattr(tnef, "htmlbody", None)
     if body and not texts:
         texts.append(decode_bytes(body, "cp1252") if isinstance(body, bytes) else str(body))
+        found += 1
+    if not found:  # nothing readable inside: keep the wrapper itself for a person
+        mail.attachments.append(Attachment("winmail.dat", data, "application/ms-tnef", forwarded))
+
+
+def _tnef_name(item, tnef) -> str:
+    """An attachment's name from its TNEF wrapper, in the wrapper's code page (tnefparse assumes UTF-8)."""
+    from tnefparse import properties
+    cp = getattr(tnef, "codepage", None)
+    codepage = cp.codepage() if hasattr(cp, "codepage") else "cp1252"
+    for attr in getattr(item, "mapi_attrs", []):
+        if attr.name == properties.MAPI_ATTACH_LONG_FILENAME and attr.data:
+            value = attr.data
+            return (decode_bytes(value, codepage) if isinstance(value, bytes) else str(value)).strip("\x00")
+    raw = getattr(item, "_name", b"") or b""
+    return (decode_bytes(raw, codepage) if isinstance(raw, bytes) else str(raw)).strip("\x00")
 
 
 def _delivery_status(text: str, report: Report | None) -> Report:

@@ -5,10 +5,13 @@
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+from peewee import InterfaceError, OperationalError
 
 from inbox import apply, attach, notices
 from inbox.classify import classify
@@ -25,7 +28,9 @@ from models.messages import Contact, OutboundMessage, contacts_for
 from models.places import Utility
 
 log = logging.getLogger(__name__)
-AHJ_DOMAINS = (".gov", ".us", "solarapp.nrel.gov", "solarapp.org")
+AHJ_DOMAINS = (".gov", "solarapp.nrel.gov", "solarapp.org")
+# City and county sites under .us ("ci.oakland.ca.us", "co.marin.ca.us"); a bare .us domain is anyone's.
+AHJ_US = re.compile(r"(^|\.)(ci|co|city|cityof|county|town|twp|vil)\.[a-z0-9-]+(\.[a-z]{2})?\.us$")
 MAX_MAIL_BYTES = 60 * 1048576
 
 
@@ -77,8 +82,12 @@ def authority_of(mail: ParsedMail, project, catalog) -> Authority | None:
     if not domain:
         return None
     if project is not None:
+        if mail.from_addr == (project.customer_email or ""):
+            return None  # the customer, whatever their mail provider (pge.com staff and ssa.gov people buy solar too)
         contact = Contact.get_or_none((Contact.project == project) & (Contact.email == mail.from_addr))
-        if contact is not None and contact.role in ("utility", "ahj"):
+        if contact is not None and contact.role not in ("utility", "ahj"):
+            return None
+        if contact is not None:
             code = project.utility.code if contact.role == "utility" else ""
             return Authority(contact.role, code, f"{mail.from_addr} is the project's {contact.role} contact")
         utility = catalog.utilities.get(project.utility.code)
@@ -88,7 +97,7 @@ def authority_of(mail: ParsedMail, project, catalog) -> Authority | None:
         for utility in catalog.utilities.values():
             if _domain_in(domain, utility.sender_domains):
                 return Authority("utility", utility.code, f"{domain} is {utility.code}'s domain")
-    if _domain_in(domain, AHJ_DOMAINS) or domain.endswith(AHJ_DOMAINS):
+    if _domain_in(domain, AHJ_DOMAINS) or domain.endswith(AHJ_DOMAINS) or AHJ_US.search(domain):
         return Authority("ahj", "", f"{domain} is a government domain")
     return None
 
@@ -122,16 +131,25 @@ def process(mail: InboundMail, intake: Intake = Intake()) -> InboundMail:
     try:
         with time_limit(intake.parse_seconds):
             parsed = parse(raw)
+        _remember(mail, parsed)
     except ParseError as exc:
         return _finish(mail, Result("quarantined", str(exc)))
     except ParseTimeout:
         return _finish(mail, Result("quarantined", f"reading the mail took over {intake.parse_seconds:.0f} s"))
-    _remember(mail, parsed)
+    except Exception as exc:  # a parser bug on a strange mail: set aside with the reason, never left hanging
+        log.exception("parsing mail %s failed", mail.id)
+        return _finish(mail, Result("quarantined", f"the mail cannot be read: {type(exc).__name__}: {str(exc)[:300]}"))
+    event_before = mail.event_id
     try:
         with db.atomic():
             _run(mail, parsed, intake, result)
             return _finish(mail, result)
+    except (OperationalError, InterfaceError):
+        # The database, not the mail: back to pending so a retry (or the sweeper) runs it again.
+        InboundMail.update(state="pending", processing_since=None).where(InboundMail.id == mail.id).execute()
+        raise
     except Exception as exc:  # a bug must not lose the mail: it stays visible, re-runnable, with the reason
+        mail.event_id = event_before  # whatever the failed run wrote was rolled back
         log.exception("inbox pipeline failed on mail %s", mail.id)
         return _finish(mail, Result("quarantined", f"processing failed: {type(exc).__name__}: {str(exc)[:300]}",
                                     trace=result.trace))
@@ -185,24 +203,21 @@ def _run(mail: InboundMail, parsed: ParsedMail, intake: Intake, r: Result) -> No
         r.reason = f"{verdict.kind.replace('_', ' ')}: recorded on the project, nothing changed"
         _timeline(mail, parsed, project, r)
         return
-    application = None
     plan = None
     if r.notice:
-        plan = apply.plan(project, authority.who, r.notice, m.references)
-        application = plan.application
-    files = [a for a in parsed.attachments if not a.forwarded or a.content_type == "message/rfc822"]
-    if files:
-        kept = attach.attach(project, files, application, intake.max_attachment_bytes)
+        plan = apply.plan(project, authority.who, r.notice, m.references, reading.status)
+        _notice(mail, parsed, project, plan, reading, m, r)  # first, so a created application gets the letter
+    if parsed.attachments:
+        application = plan.application if plan is not None else None
+        kept = attach.attach(project, parsed.attachments, application, intake.max_attachment_bytes,
+                             authority.who if authority else None)
         r.documents = [k.document_id for k in kept if k.document_id]
         r.step("attach", "; ".join(f"{k.name} -> {k.item}" if k.item else
                                    (f"{k.name}: not kept ({k.problem})" if k.problem else f"{k.name} (to review)")
                                    for k in kept) or "nothing kept")
-    if plan is not None:
-        _notice(mail, parsed, project, plan, reading, m, r)
-    else:
+    if plan is None:
         _ball_moves(parsed, project, authority, r)
     _timeline(mail, parsed, project, r)
-
 
 def _notice(mail, parsed, project, plan, reading, m, r: Result) -> None:
     cause = {"inbound_id": mail.id, "message_id": mail.message_id, "notice": plan.notice, "rule": reading.why,
@@ -223,10 +238,19 @@ def _notice(mail, parsed, project, plan, reading, m, r: Result) -> None:
         r.suggested_change = plan.as_dict() | {"why": r.reason, "confidence": reading.confidence}
         r.step("apply", f"suggested, not applied: {r.reason}")
         return
-    reference = next((ref for ref in m.references if ref), None)
+    reference = m.reference or _application_reference(project, m.references)
     r.status_change = apply.carry_out(plan, project, cause, f"{reading.why} — {parsed.subject}"[:500],
                                       own_text(parsed.text), reference)
     r.step("apply", apply.describe(r.status_change))
+
+
+def _application_reference(project, refs: list[str]) -> str | None:
+    """For an application created from a notice: the identifier shaped like this utility's application ids."""
+    from models.catalog_ref import current
+    utility = current().utilities.get(project.utility.code)
+    patterns = [p.regex for p in (utility.reference_patterns if utility else ()) if "account" not in p.kind
+                and "meter" not in p.kind and "said" not in p.kind.lower()]
+    return next((r for r in refs for p in patterns if p.fullmatch(r)), None)
 
 
 def _ball_moves(parsed: ParsedMail, project, authority: Authority | None, r: Result) -> None:

@@ -37,7 +37,7 @@ def header_message_id(raw: bytes) -> str:
     found = MESSAGE_ID.search(head)
     if not found:
         return ""
-    return normalise_message_id(found.group(1).decode("ascii", "replace"))
+    return normalise_message_id(found.group(1).decode("utf-8", "replace"))
 
 
 def dedupe_key(raw: bytes) -> str:
@@ -57,8 +57,9 @@ def store(raw: bytes, source: str, mailbox: str = "", uid: int | None = None,
     key = dedupe_key(raw)
     message_id = header_message_id(raw) or f"sha256:{key}"
     with db.atomic():
-        same_copy = InboundMail.get_or_none((InboundMail.dedupe_key == key) & (InboundMail.mailbox == mailbox) &
-                                            (InboundMail.source == source))
+        # Looked up by the content hash alone (its own index), then narrowed: a mailbox holds many rows.
+        same_copy = next((m for m in InboundMail.select().where(InboundMail.dedupe_key == key)
+                          if m.mailbox == mailbox and m.source == source), None)
         if same_copy is not None:
             # The same file dropped in twice, or the same server copy under a new UIDVALIDITY: one row.
             if uid is not None:
