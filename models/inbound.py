@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
-from dataclasses import asdict, dataclass
 
-from peewee import (JOIN, BigIntegerField, CharField, DateTimeField, FloatField, ForeignKeyField, IntegerField, JSONField,
-                    TextField, fn)
+from peewee import (BigIntegerField, CharField, DateTimeField, FloatField, ForeignKeyField, IntegerField, JSONField,
+                    TextField)
 
 from models import storage
 from models.applications import Application
@@ -79,7 +77,12 @@ class InboundMail(BaseModel):
     event = ForeignKeyField(Event, null=True, backref="+", on_delete="SET NULL")  # its timeline entry
     trace = JSONField(null=True)  # each step's verdict, in order: the "why" shown to people
     handled_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
-    handled_at = DateTimeField(null=True)
+    handled_at = DateTimeField(null=True, index=True)
+    assigned_to = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    # Bumped by every person's action: an action names the version it saw, so two people acting at
+    # once are told about each other instead of silently overwriting.
+    version = IntegerField(default=1)
+    last_action = CharField(default="")  # "Lee Lead linked it to 3758PATE 2026-11-28 11:30 UTC"
 
     class Meta:
         indexes = ((("mailbox", "uidvalidity", "uid"), False),)
@@ -149,66 +152,3 @@ class Mailbox(BaseModel):
         row, _ = cls.get_or_create(key=key)
         return row
 
-
-SORTS = {"received": InboundMail.received_at, "from": InboundMail.from_addr, "subject": InboundMail.subject,
-         "state": InboundMail.state}
-
-
-@dataclass
-class InboxFilter:
-    """The shared inbox's filters, from query-string args (bad values fall back to defaults)."""
-
-    q: str = ""
-    state: str = ""
-    kind: str = ""
-    project: str = ""  # external id
-    sort: str = "received"
-    dir: str = "desc"
-    page: int = 1
-    per_page: int = 50
-
-    @classmethod
-    def from_args(cls, args) -> "InboxFilter":
-        f = cls(**{k: (args.get(k) or "").strip()[:200] for k in ("q", "state", "kind", "project", "sort", "dir")})
-        f.state = f.state if f.state in STATES else ""
-        f.kind = f.kind if f.kind in KINDS else ""
-        f.sort = f.sort if f.sort in SORTS else "received"
-        f.dir = "asc" if f.dir == "asc" else "desc"
-        try:
-            f.page = max(1, min(10_000, int(args.get("page") or 1)))
-        except ValueError:
-            f.page = 1
-        return f
-
-    def args(self, **changes) -> dict:
-        data = {**asdict(self), **changes}
-        default = asdict(InboxFilter())
-        return {k: v for k, v in data.items() if v != default[k] and k != "per_page"}
-
-    def query(self, with_state: bool = True):
-        q = InboundMail.select(InboundMail, Project).join(Project, JOIN.LEFT_OUTER, on=(
-            InboundMail.project == Project.id))
-        if with_state and self.state:
-            q = q.where(InboundMail.state == self.state)
-        if self.kind:
-            q = q.where(InboundMail.kind == self.kind)
-        if self.project:
-            q = q.where(Project.external_id == self.project)
-        for word in self.q.split()[:5]:
-            like = f"%{word}%"
-            q = q.where(InboundMail.subject ** like | InboundMail.from_addr ** like | InboundMail.from_name ** like |
-                        (InboundMail.message_id == word))
-        return q
-
-
-def inbox_page(f: InboxFilter):
-    """One page of the shared inbox, newest first by default, with counts per state for the tabs."""
-    from models.pipeline import Page
-    total = f.query().count()
-    f.page = min(f.page, max(1, math.ceil(total / f.per_page)))
-    column = SORTS[f.sort]
-    order = (column.asc() if f.dir == "asc" else column.desc(), InboundMail.id.desc())
-    rows = list(f.query().order_by(*order).paginate(f.page, f.per_page))
-    counts = {state: n for state, n in f.query(with_state=False).select(InboundMail.state, fn.COUNT(InboundMail.id))
-              .group_by(InboundMail.state).tuples()}
-    return Page(rows=rows, total=total, page=f.page, per_page=f.per_page), counts

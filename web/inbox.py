@@ -1,16 +1,22 @@
-"""The shared inbox: every mail that came in, what the pipeline made of it, re-runs and .eml uploads."""
+"""The shared inbox: every message in and out, triage (link, accept, assign, handle, re-run), .eml uploads."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 
+from inbox import triage
 from inbox.intake import intake_from, run_now
 from inbox.store import store
 from models.documents import Document
-from models.inbound import FINAL, KINDS, STATES, InboundMail, InboxFilter, inbox_page
+from models.inbound import FINAL, KINDS, STATES, InboundMail
+from models.places import Utility
+from models.projects import Project
+from models.shared_inbox import CHANNELS, InboxFilter, coordinators, newer_than, page, thread, triage_counts
+from models.users import User
 from web import htmx
 
 bp = Blueprint("inbox", __name__)
 MAX_EML_MB = 60
+LIST_STATES = {k: v for k, v in STATES.items() if k not in ("pending", "processing")}
 
 
 def _mail(mail_id: int) -> InboundMail:
@@ -20,22 +26,155 @@ def _mail(mail_id: int) -> InboundMail:
     return mail
 
 
+def _version() -> int | None:
+    raw = request.form.get("version", "")
+    return int(raw) if raw.isdigit() else None
+
+
+def _list_context(f: InboxFilter) -> dict:
+    results, counts = page(f)
+    newest = InboundMail.select(InboundMail.id).order_by(InboundMail.id.desc()).scalar() or 0
+    return {"f": f, "page": results, "counts": counts, "kinds": KINDS, "states": LIST_STATES, "channels": CHANNELS,
+            "utilities": list(Utility.select().order_by(Utility.name)), "people": coordinators(), "newest": newest}
+
+
 @bp.get("/inbox")
 def index():
-    """Every inbound mail, newest first: tabs per end state, kind filter, search, sortable and paged."""
+    """Every message in and out, newest first: state tabs, filters, search, sortable and paged."""
     f = InboxFilter.from_args(request.args)
-    page, counts = inbox_page(f)
-    return htmx.render("inbox/index.html", "inbox/_rows.html", f=f, page=page, counts=counts, kinds=KINDS,
-                       states={k: v for k, v in STATES.items() if k not in ("pending", "processing")})
+    return htmx.render("inbox/index.html", "inbox/_rows.html", **_list_context(f))
+
+
+@bp.get("/inbox/count")
+def count():
+    """The navigation badge: mail waiting for a person (needs review + unmatched, not yet handled)."""
+    counts = triage_counts()
+    return render_template("inbox/_count.html", counts=counts, total=sum(counts.values()))
+
+
+@bp.get("/inbox/new")
+def new():
+    """How many messages arrived after the newest one on the page (polled; the list itself is not reset)."""
+    after = request.args.get("after", "")
+    n = newer_than(int(after)) if after.isdigit() else 0
+    args = {k: v for k, v in request.args.items() if k != "after"}
+    return render_template("inbox/_new.html", n=n, args=args)
 
 
 @bp.get("/inbox/<int:mail_id>")
 def show(mail_id: int):
-    """One mail: who sent it, what each pipeline step decided and why, its documents and body."""
-    mail = _mail(mail_id)
+    """One mail: what each pipeline step decided and why, triage actions, documents, conversation, body."""
+    return htmx.render("inbox/show.html", "inbox/_triage.html", **_show_context(_mail(mail_id)))
+
+
+def _show_context(mail: InboundMail, **extra) -> dict:
     docs = list(Document.select().where(Document.id.in_(mail.documents or [])).order_by(Document.id)) \
         if mail.documents else []
-    return htmx.render("inbox/show.html", "inbox/show.html", mail=mail, docs=docs)
+    return {"mail": mail, "docs": docs, "conversation": thread(mail), "people": coordinators(), **extra}
+
+
+def _answer(mail: InboundMail, done: triage.Done | None = None, error: str = "", status: int = 200):
+    """The triage panel again (htmx) or the mail page (plain form post), with what happened."""
+    mail = InboundMail.get_by_id(mail.id)
+    if htmx.is_fragment_request():
+        resp = Response(render_template("inbox/_triage.html", **_show_context(
+            mail, notice=done.message if done else "", error=error)), status=status)
+        return htmx.trigger(resp, "mail-changed", "project-changed") if done else resp
+    flash(done.message if done else error)
+    return redirect(url_for("inbox.show", mail_id=mail.id), 303)
+
+
+def _act(mail_id: int, action):
+    mail = _mail(mail_id)
+    try:
+        done = action(mail)
+    except triage.Conflict as exc:
+        return _answer(mail, error=str(exc), status=409)
+    except triage.TriageError as exc:
+        return _answer(mail, error=str(exc), status=422)
+    return _answer(mail, done)
+
+
+@bp.post("/inbox/<int:mail_id>/link")
+def link(mail_id: int):
+    """Link the mail to a project, chosen from the suggestions or typed as its project id."""
+    def action(mail):
+        ref = (request.form.get("project") or "").strip()
+        project = Project.get_or_none(Project.external_id == ref) or (
+            Project.get_or_none(Project.id == int(ref)) if ref.isdigit() else None)
+        if project is None:
+            raise triage.TriageError(f"no project {ref!r}" if ref else "choose a project")
+        return triage.link(mail, project, g.user, _version())
+    return _act(mail_id, action)
+
+
+@bp.post("/inbox/<int:mail_id>/unlink")
+def unlink(mail_id: int):
+    """Take the mail off its project."""
+    return _act(mail_id, lambda mail: triage.unlink(mail, g.user, _version()))
+
+
+@bp.post("/inbox/<int:mail_id>/accept")
+def accept(mail_id: int):
+    """Apply the suggested status change as this person."""
+    return _act(mail_id, lambda mail: triage.accept(mail, g.user, _version()))
+
+
+@bp.post("/inbox/<int:mail_id>/reject")
+def reject(mail_id: int):
+    """Dismiss the suggested change, with a reason."""
+    return _act(mail_id, lambda mail: triage.reject(mail, g.user, request.form.get("reason", ""), _version()))
+
+
+@bp.post("/inbox/<int:mail_id>/assign")
+def assign(mail_id: int):
+    """Give the mail to a coordinator (or to nobody)."""
+    def action(mail):
+        raw = request.form.get("user", "")
+        user = User.get_or_none((User.id == int(raw)) & (User.active == True)) if raw.isdigit() else None  # noqa: E712
+        if raw and user is None:
+            raise triage.TriageError("no such active user")
+        return triage.assign(mail, user, g.user, _version())
+    return _act(mail_id, action)
+
+
+@bp.post("/inbox/<int:mail_id>/handled")
+def handled(mail_id: int):
+    """Mark the mail handled (or open again)."""
+    return _act(mail_id, lambda mail: triage.mark_handled(mail, g.user, _version(),
+                                                          handled=request.form.get("handled", "1") == "1"))
+
+
+@bp.post("/inbox/bulk")
+def bulk():
+    """One action on the chosen mail: mark handled, assign, or process again. Each mail on its own."""
+    ids = [int(x) for x in request.form.getlist("ids") if x.isdigit()][:200]
+    what = request.form.get("action", "")
+    if not ids:
+        flash("Choose at least one message.")
+        return redirect(request.referrer or url_for("inbox.index"), 303)
+    user = None
+    if what == "assign":
+        raw = request.form.get("user", "")
+        user = User.get_or_none(User.id == int(raw)) if raw.isdigit() else None
+    done, refused = 0, []
+    intake = intake_from(current_app.config["IXDESK"])
+    for mail in InboundMail.select().where(InboundMail.id.in_(ids)):
+        try:
+            if what == "handled":
+                triage.mark_handled(mail, g.user)
+            elif what == "assign":
+                triage.assign(mail, user, g.user)
+            elif what == "rerun" and mail.state in FINAL and mail.state != "duplicate":
+                mail.requeue()
+                run_now(mail, intake)
+            else:
+                raise triage.TriageError("not possible for this message")
+            done += 1
+        except triage.TriageError as exc:
+            refused.append(f"#{mail.id}: {exc}")
+    flash(f"{done} message(s) done." + (f" Not done: {'; '.join(refused[:10])}" if refused else ""))
+    return redirect(request.referrer or url_for("inbox.index"), 303)
 
 
 @bp.get("/inbox/<int:mail_id>/raw")
@@ -52,14 +191,13 @@ def rerun(mail_id: int):
     """Run the pipeline again on the stored copy (after a catalog change, or to retry a quarantined mail)."""
     mail = _mail(mail_id)
     if mail.state == "duplicate":
-        flash("A duplicate is not processed; open the first copy instead.")
-    elif mail.state not in FINAL:
-        flash("This mail is still being processed; try again in a moment.")
-    else:
-        mail.requeue()
-        mail = run_now(mail, intake_from(current_app.config["IXDESK"]))
-        flash(f"Processed again: {mail.state_label}" + (f" — {mail.reason}" if mail.reason else ""))
-    return redirect(url_for("inbox.show", mail_id=mail.id), 303)
+        return _answer(mail, error="A duplicate is not processed; open the first copy instead.", status=422)
+    if mail.state not in FINAL:
+        return _answer(mail, error="This mail is still being processed; try again in a moment.", status=409)
+    mail.requeue()
+    mail = run_now(mail, intake_from(current_app.config["IXDESK"]))
+    return _answer(mail, triage.Done(mail, f"Processed again: {mail.state_label}" +
+                                     (f" — {mail.reason}" if mail.reason else "")))
 
 
 @bp.post("/inbox/upload")
