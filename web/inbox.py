@@ -226,3 +226,36 @@ def upload():
     if done:
         flash(f"{len(done)} message(s) processed: " + ", ".join(f"#{m.id} {m.state_label}" for m in done[:10]))
     return redirect(url_for("inbox.index"), 303)
+
+
+def _safe_key(url: str) -> str:
+    """A mailbox URL as shown to people: no password."""
+    if url.startswith("maildir:"):
+        return url
+    from inbox.imap import parse_url
+    return parse_url(url).key
+
+
+@bp.get("/inbox/mailboxes")
+def mailboxes():
+    """Each watched mailbox: its cursor, last poll and error, and a reconciliation on demand."""
+    from models.inbound import Mailbox
+    urls = current_app.config["IXDESK"].inbox_urls
+    rows = []
+    for i, url in enumerate(urls):
+        key = _safe_key(url)
+        box = Mailbox.get_or_none(Mailbox.key == key)
+        stored = InboundMail.select().where(InboundMail.mailbox == key).count()
+        rows.append({"index": i, "key": key, "box": box, "stored": stored})
+    return render_template("inbox/mailboxes.html", rows=rows)
+
+
+@bp.post("/inbox/mailboxes/<int:index>/reconcile")
+def reconcile(index: int):
+    """Compare what the mailbox holds with what was stored; list any message never taken in."""
+    from inbox import reconcile as reconciliation
+    urls = current_app.config["IXDESK"].inbox_urls
+    if not 0 <= index < len(urls):
+        abort(404, "no such mailbox")
+    report = reconciliation.run(urls[index])
+    return render_template("inbox/_reconcile.html", report=report)
