@@ -19,7 +19,7 @@ from models.users import User
 KINDS = {
     "breach": "SLA breached", "deficiency": "Deficiency to correct", "follow_up": "Follow up",
     "reminder": "Remind customer", "review": "Review received document", "expiring": "Expiring",
-    "flag": "Flagged", "call_back": "Call back",
+    "flag": "Flagged", "call_back": "Call back", "mail": "Mail to review",
 }
 KIND_WEIGHT = {k: i for i, k in enumerate(KINDS)}
 EXPIRY_WARNING_DAYS = 30
@@ -47,6 +47,7 @@ class DayItem:
     due: dt.date | None
     application: Application | None = None
     item: ChecklistItem | None = None
+    url: str = ""  # where the work is done, when it is not the project page
 
     @property
     def kind_label(self) -> str:
@@ -117,6 +118,12 @@ def collect(user: User | None, today: dt.date) -> list[DayItem]:
         items.append(DayItem(f"call_back:{c.id}:{c.follow_up_on}", "call_back", c.project,
                              f"Call back {who.label if who else 'the contact'}",
                              f"Last call {c.created_at:%Y-%m-%d}: {c.notes[:120]}", c.follow_up_on))
+    from models.inbound import InboundMail
+    mail = (InboundMail.select(InboundMail, Project).join(Project, on=(InboundMail.project == Project.id))
+            .where(InboundMail.state == "needs_review", InboundMail.handled_at.is_null()))
+    for m in _mine(mail, InboundMail, user):
+        items.append(DayItem(f"mail:{m.id}:{m.version}", "mail", m.project, f"Review mail: {m.subject[:120]}",
+                             m.reason[:200], m.received_at.date(), url=f"/inbox/{m.id}"))
     flagged = Project.select().where(Project.flagged_at.is_null(False))
     for p in _mine(flagged, Project, user):
         items.append(DayItem(f"flag:{p.id}:{p.flagged_at:%Y%m%d%H%M%S}", "flag", p, "Flagged to a lead",
@@ -189,6 +196,10 @@ def _projects_of(keys: list[str]) -> dict[str, int]:
             pid = row.project_id if row else None
         elif parts[0] in ("reminder", "review"):
             row = ChecklistItem.get_or_none(ChecklistItem.id == ident)
+            pid = row.project_id if row else None
+        elif parts[0] == "mail":
+            from models.inbound import InboundMail
+            row = InboundMail.get_or_none(InboundMail.id == ident)
             pid = row.project_id if row else None
         else:
             row = Application.get_or_none(Application.id == ident)

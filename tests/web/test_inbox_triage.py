@@ -186,3 +186,14 @@ def test_list_query_count_does_not_grow_with_rows(client, users):
         compose.queue(p, ["ana@example.net"], f"more {i}", "x", actor=users["maria"])
     assert queries() == few <= 12
     assert OutboundMessage.select().count() == 33
+
+
+def test_mail_to_review_is_on_the_coordinators_day(client, users):
+    login(client, users["maria"])
+    p, _, mail = needs_review_mail()
+    p.coordinator = users["maria"]
+    p.save()
+    day = client.get("/day").get_data(as_text=True)
+    assert "Mail to review" in day and f'href="/inbox/{mail.id}"' in day and "Permission to Operate granted" in day
+    client.post(f"/inbox/{mail.id}/handled", data={"version": mail.version})
+    assert "Review mail:" not in client.get("/day").get_data(as_text=True)
