@@ -16,7 +16,7 @@ def test_compose_preview_send(page, users):
     page.click("#write-email")
     page.select_option("#compose select[name=template]", "customer_status_update")
     page.click("#compose >> text=Use template")
-    expect(page.locator("#compose textarea[name=body]")).to_contain_text("Hello Olivia")
+    expect(page.locator("#compose-form textarea[name=body]")).to_contain_text("Hello Olivia")
     page.fill("#compose input[name=subject]", "Your project update")
     page.click("#compose button:has-text('Preview')")
     expect(page.locator("#mail-preview")).to_contain_text("To: olivia@example.net")
