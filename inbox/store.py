@@ -58,14 +58,16 @@ def store(raw: bytes, source: str, mailbox: str = "", uid: int | None = None,
     message_id = header_message_id(raw) or f"sha256:{key}"
     with db.atomic():
         # Looked up by the content hash alone (its own index), then narrowed: a mailbox holds many rows.
-        same_copy = next((m for m in InboundMail.select().where(InboundMail.dedupe_key == key)
-                          if m.mailbox == mailbox and m.source == source), None)
-        if same_copy is not None:
+        same_id = next((i for i, box, src in InboundMail.select(InboundMail.id, InboundMail.mailbox, InboundMail.source)
+                        .where(InboundMail.dedupe_key == key).tuples() if box == mailbox and src == source), None)
+        if same_id is not None:
+            same_copy = InboundMail.get_by_id(same_id)
             # The same file dropped in twice, or the same server copy under a new UIDVALIDITY: one row.
             if uid is not None:
                 InboundMail.update(uid=uid, uidvalidity=uidvalidity).where(InboundMail.id == same_copy.id).execute()
             return Stored(same_copy, False)
-        first = (InboundMail.select().where(InboundMail.message_id == message_id, InboundMail.state != "duplicate")
+        first = (InboundMail.select(InboundMail.id).where(InboundMail.message_id == message_id,
+                                                          InboundMail.state != "duplicate")
                  .order_by(InboundMail.id).first())
         state = "duplicate" if first is not None else "pending"
         mail = InboundMail.create(message_id=message_id, sha256=sha, dedupe_key=key, size=len(raw), source=source,
