@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from imapclient import IMAPClient
 from imapclient.imapclient import SocketTimeout
-from peewee import OperationalError
+from peewee import PeeweeException
 
 from inbox.store import store
 from models.base import db, utcnow
@@ -21,13 +21,12 @@ from models.inbound import InboundMail, Mailbox
 log = logging.getLogger(__name__)
 
 MARK = b"$Ixdesk"  # a keyword, so a person looking at Processed can tell what the desk took
-FETCH_BATCH = 50  # UIDs per FETCH: one round trip per batch, bounded memory for big attachments
-IDLE_CHECK = 2.0  # seconds per idle_check, so stop and the lease renewal are never far away
+# One FETCH per batch: few round trips, yet memory stays bounded when mail carries big attachments.
+FETCH_BATCH, FETCH_BYTES = 50, 32 * 1024 * 1024
+IDLE_CHECK = 1.0  # seconds per idle_check: how long a stop or a lease renewal can wait
 IDLE_RENEW = 25 * 60  # RFC 2177: servers may drop an IDLE after 29 minutes, so re-issue it before that
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 60.0
-# What a lost or refused connection looks like; anything else is a bug and should surface.
-# OperationalError: the database was locked or went away for a moment, which is worth a retry too.
-RETRYABLE = (OSError, imaplib.IMAP4.error, OperationalError)
+EXPECTED = (OSError, imaplib.IMAP4.error)  # what a lost or refused connection looks like
 
 
 @dataclass(frozen=True)
@@ -38,7 +37,9 @@ class ImapSettings:
     password: str = field(repr=False)
     folder: str = "INBOX"
     processed: str = "Processed"
-    tls: str = "ssl"  # "ssl" (implicit, imaps), "starttls" (required), "auto" (when offered), "none"
+    # "ssl" (implicit, imaps), "starttls" (imap:// default: required, so a man in the middle cannot strip it
+    # and read the password), "auto" (only when offered), "none"
+    tls: str = "ssl"
     idle: bool = True
     poll_seconds: float = 30.0
     key: str = ""  # the URL without the password: Mailbox.key and InboundMail.mailbox
@@ -70,8 +71,8 @@ def parse_url(url: str) -> ImapSettings:
     if not processed or processed == folder:
         raise ValueError(f"IMAP URL needs a processed folder other than the watched one, not {processed!r}")
     tls = options.get("tls", "")
-    if tls not in ("", "none", "starttls"):
-        raise ValueError(f"IMAP URL option tls must be 'none' or 'starttls', not {tls!r}")
+    if tls not in ("", "none", "starttls", "auto"):
+        raise ValueError(f"IMAP URL option tls must be 'starttls', 'auto' or 'none', not {tls!r}")
     if parts.scheme == "imaps" and tls:
         raise ValueError("IMAP URL option tls does not apply to imaps:// (it is always TLS)")
     idle = options.get("idle", "1")
@@ -81,16 +82,31 @@ def parse_url(url: str) -> ImapSettings:
         poll = float(options.get("poll", "30"))
     except ValueError:
         poll = 0.0
-    if not 0 < poll <= 3600:
+    if not 1 <= poll <= 3600:
         raise ValueError(f"IMAP URL option poll must be seconds between 1 and 3600, not {options['poll']!r}")
 
     username, host = unquote(parts.username), parts.hostname.lower()
     default_port = 993 if parts.scheme == "imaps" else 143
-    netloc = f"{quote(username, safe='')}@{host}" + (f":{port}" if port != default_port else "")
+    netloc = f"{quote(username, safe='')}@{f'[{host}]' if ':' in host else host}"
+    netloc += f":{port}" if port != default_port else ""
     return ImapSettings(
         host=host, port=port, username=username, password=unquote(parts.password), folder=folder,
-        processed=processed, tls="ssl" if parts.scheme == "imaps" else (tls or "auto"), idle=idle == "1",
+        processed=processed, tls="ssl" if parts.scheme == "imaps" else (tls or "starttls"), idle=idle == "1",
         poll_seconds=poll, key=f"{parts.scheme}://{netloc}/{quote(folder, safe='/')}")
+
+
+def batches(uids: list[int], sizes: dict[int, int], most: int = FETCH_BATCH, budget: int = FETCH_BYTES):
+    """Consecutive runs of at most `most` UIDs and `budget` bytes (a message bigger than that goes alone)."""
+    batch, total = [], 0
+    for uid in uids:
+        size = sizes.get(uid, 0)
+        if batch and (len(batch) >= most or total + size > budget):
+            yield batch
+            batch, total = [], 0
+        batch.append(uid)
+        total += size
+    if batch:
+        yield batch
 
 
 class LeaseLost(Exception):
@@ -109,7 +125,8 @@ class ImapWatcher:
         self.connect_timeout = connect_timeout
         self.lease_seconds = lease_seconds
         self.client: IMAPClient | None = None
-        self._leased = False  # set inside run(): poll_once then renews the lease between batches
+        self._leased = False  # inside run(): the lease is renewed as work goes on
+        self._renewed = 0.0
 
     def connect(self) -> IMAPClient:
         s = self.settings
@@ -136,17 +153,20 @@ class ImapWatcher:
             return
         try:
             client.logout()
-        except Exception:  # noqa: BLE001 - the connection is often dead already; close the socket anyway
+        except Exception as exc:  # noqa: BLE001 - the connection is often dead already; close the socket anyway
+            log.debug("%s: logout failed (%s); closing the socket", self.settings.key, exc)
             try:
                 client.shutdown()
-            except Exception:  # noqa: BLE001
-                pass
+            except OSError:
+                pass  # already closed
 
     def poll_once(self) -> int:
         """Take every message in the folder: store, then flag and move it. Returns how many rows were new."""
         client = self.client or self.connect()
         s = self.settings
         uidvalidity = client.select_folder(s.folder)[b"UIDVALIDITY"]
+        # The SEARCH below covers what SELECT counted; only EXISTS sent after this point is news (see _idle).
+        client._imap.untagged_responses.pop("EXISTS", None)
         box = Mailbox.named(s.key)
         if box.uidvalidity != uidvalidity:
             if box.uidvalidity is not None:
@@ -169,15 +189,16 @@ class ImapWatcher:
             client.create_folder(s.processed)
 
         created = 0
-        uids = sorted(uids)
-        for start in range(0, len(uids), FETCH_BATCH):
-            self._renew_lease(box)
-            batch = uids[start:start + FETCH_BATCH]
+        sizes = client.fetch(uids, ["RFC822.SIZE"]) if uids else {}
+        for batch in batches(sorted(uids), {uid: item[b"RFC822.SIZE"] for uid, item in sizes.items()}):
+            if self.stop.is_set():  # what is left stays in the folder for the next pass
+                break
             fetched = client.fetch(batch, ["BODY.PEEK[]"])  # PEEK: \Seen stays the user's, not our marker
             done = []
             for uid in batch:
                 if uid not in fetched:  # expunged by someone else since the SEARCH
                     continue
+                self._keep_lease(box)
                 # Store first (committed) and only then touch the server copy: a crash in between
                 # leaves the message in the folder, and the next pass finds the stored row.
                 stored = store(fetched[uid][b"BODY[]"], source="imap", mailbox=s.key, uid=uid,
@@ -203,13 +224,13 @@ class ImapWatcher:
         backoff = BACKOFF_FIRST
         try:
             while not self.stop.is_set():
-                if not box.take_lease(self.holder, self.lease_seconds):
-                    self._leased = False
-                    self.disconnect()
-                    self.stop.wait(self.lease_seconds / 4)
-                    continue
-                self._leased = True
                 try:
+                    if not box.take_lease(self.holder, self.lease_seconds):
+                        self._leased = False
+                        self.disconnect()
+                        self.stop.wait(self.lease_seconds / 4)
+                        continue
+                    self._leased, self._renewed = True, time.monotonic()
                     self.poll_once()
                     backoff = BACKOFF_FIRST
                     if s.idle and self.client.has_capability("IDLE"):
@@ -220,23 +241,35 @@ class ImapWatcher:
                     log.warning("%s: lease lost to another watcher", s.key)
                     self._leased = False
                     self.disconnect()
-                except RETRYABLE as exc:
-                    problem = f"{type(exc).__name__}: {exc}"
-                    log.warning("%s: %s; reconnecting in %.1f s", s.key, problem, backoff)
-                    self.disconnect()
-                    try:
-                        box.note_error(problem)
-                    except OperationalError:
-                        log.exception("%s: could not record the error", s.key)
+                except Exception as exc:  # noqa: BLE001 - a watcher that died would leave mail unread unnoticed
+                    self._recover(exc, box, backoff)
                     self.stop.wait(backoff)
                     backoff = min(backoff * 2, BACKOFF_MAX)
         finally:
             self.disconnect()
-            if self._leased:
-                box.release(self.holder)
+            try:
+                if self._leased:
+                    box.release(self.holder)
+                if opened and not db.is_closed():
+                    db.close()
+            except PeeweeException:
+                log.exception("%s: could not release the lease; it lapses by itself", s.key)
             self._leased = False
-            if opened and not db.is_closed():
-                db.close()
+
+    def _recover(self, exc: Exception, box: Mailbox, backoff: float) -> None:
+        """Log and record what went wrong, and drop the connections it may have broken."""
+        problem = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, EXPECTED):
+            log.warning("%s: %s; reconnecting in %.1f s", self.settings.key, problem, backoff)
+        else:
+            log.exception("%s: %s; retrying in %.1f s", self.settings.key, problem, backoff)
+        self.disconnect()
+        try:
+            if isinstance(exc, PeeweeException) and not db.is_closed():
+                db.close()  # a broken database connection stays broken; the next query opens a new one
+            box.note_error(problem)
+        except PeeweeException:
+            log.exception("%s: could not record the error", self.settings.key)
 
     def _finish_mode(self, client: IMAPClient) -> str:
         if client.has_capability("MOVE"):
@@ -257,40 +290,51 @@ class ImapWatcher:
     def _notify(self, mail: InboundMail) -> None:
         try:
             self.on_stored(mail)
-        except Exception:  # noqa: BLE001 - the row is committed and pending; the pipeline's sweep takes it
+        except Exception:  # the row is committed and pending; the pipeline's sweep takes it
             log.exception("%s: on_stored failed for mail #%s", self.settings.key, mail.id)
 
-    def _renew_lease(self, box: Mailbox) -> None:
-        if self._leased and not box.take_lease(self.holder, self.lease_seconds):
+    def _keep_lease(self, box: Mailbox) -> None:
+        """Renew the lease once a third of it has gone by; LeaseLost when another watcher took it meanwhile."""
+        if not self._leased or time.monotonic() - self._renewed < self.lease_seconds / 3:
+            return
+        if not box.take_lease(self.holder, self.lease_seconds):
             raise LeaseLost()
+        self._renewed = time.monotonic()
 
     def _idle(self, box: Mailbox) -> None:
         """Wait in IDLE until the server reports new mail, stop is set, or it is time to re-issue IDLE."""
         client = self.client
+        # Dovecot never announces in IDLE what arrived before IDLE began, only with the reply to an
+        # earlier command, which imaplib files away where idle_check does not look. So ask once more
+        # (NOOP) right before IDLE, leaving a gap of one round trip, and look at what imaplib kept.
+        client.noop()
+        untagged = client._imap.untagged_responses
+        if untagged.pop("EXISTS", None):
+            return
         client.idle()
-        started = renewed = time.monotonic()
-        try:
-            while not self.stop.is_set():
-                asked = time.monotonic()
-                responses = client.idle_check(timeout=IDLE_CHECK)
-                if any(r and r[0] == b"BYE" for r in responses):
-                    raise ConnectionError("server closed the connection (BYE)")
-                if any(len(r) > 1 and r[1] == b"EXISTS" for r in responses):
-                    return
-                # idle_check also returns [] at once when the socket hit EOF; idle_done() then raises.
-                if not responses and time.monotonic() - asked < IDLE_CHECK / 2:
-                    return
-                now = time.monotonic()
-                if now - started > IDLE_RENEW:
-                    return
-                if now - renewed > self.lease_seconds / 3:
-                    self._renew_lease(box)
-                    renewed = now
-        finally:
-            client.idle_done()
+        # On an error the connection is dropped as a whole, so only a normal return ends IDLE politely.
+        if not untagged.pop("EXISTS", None):  # it may also come with the IDLE command's own reply
+            self._wait_in_idle(client, box)
+        client.idle_done()
+
+    def _wait_in_idle(self, client: IMAPClient, box: Mailbox) -> None:
+        started = time.monotonic()
+        while not self.stop.is_set():
+            asked = time.monotonic()
+            responses = client.idle_check(timeout=IDLE_CHECK)
+            if any(r and r[0] == b"BYE" for r in responses):
+                raise ConnectionError("the server closed the connection (BYE)")
+            if any(len(r) > 1 and r[1] == b"EXISTS" for r in responses):
+                return
+            # idle_check also returns [] at once when the socket hit EOF; idle_done() then raises.
+            if not responses and time.monotonic() - asked < IDLE_CHECK / 2:
+                return
+            if time.monotonic() - started > IDLE_RENEW:
+                return
+            self._keep_lease(box)
 
     def _sleep(self, box: Mailbox, seconds: float) -> None:
         deadline = time.monotonic() + seconds
         while not self.stop.is_set() and (left := deadline - time.monotonic()) > 0:
             self.stop.wait(min(left, self.lease_seconds / 3))
-            self._renew_lease(box)
+            self._keep_lease(box)

@@ -7,9 +7,20 @@ from tests.inbox.dovecot import Dovecot, binary
 
 
 @pytest.fixture
-def dovecot():
+def make_dovecot():
+    """Start servers on demand (e.g. Dovecot(capabilities=...) without MOVE); all are stopped afterwards."""
     if binary() is None:
         pytest.skip("dovecot is not installed: apt-get install dovecot-imapd")
-    server = Dovecot().start()
-    yield server
-    server.close()
+    started: list[Dovecot] = []
+
+    def make(**kw) -> Dovecot:
+        started.append(Dovecot(**kw))  # before start(): a server that fails to start still gets removed
+        return started[-1].start()
+    yield make
+    for server in started:
+        server.close()
+
+
+@pytest.fixture
+def dovecot(make_dovecot):
+    return make_dovecot()

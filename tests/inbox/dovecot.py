@@ -73,7 +73,8 @@ def free_port() -> int:
 class Dovecot:
     """One server; `restart()` keeps the port and the mail, like a real server's restart."""
 
-    def __init__(self):
+    def __init__(self, capabilities: str = ""):
+        """capabilities: what to advertise after login instead of Dovecot's own list (e.g. without MOVE)."""
         self.dir = Path(tempfile.mkdtemp(prefix="ixdesk-dovecot-"))
         # mkdtemp gives 0700, and Dovecot's auth process (user dovecot) must read the users file.
         os.chmod(self.dir, 0o755)
@@ -95,17 +96,17 @@ class Dovecot:
             me, group = pwd.getpwuid(uid).pw_name, grp.getgrgid(gid).gr_name
             names = {"internal_user": me, "login_user": me, "internal_group": group}
         (self.dir / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}:{uid}:{gid}::{home}::\n")
-        self.conf.write_text(CONF.format(d=self.dir, port=self.port, **names))
+        conf = CONF.format(d=self.dir, port=self.port, **names)
+        if capabilities:
+            conf += f"protocol imap {{\n  imap_capability = {capabilities}\n}}\n"
+        self.conf.write_text(conf)
         self.proc: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return self.url_for("INBOX")
+        return f"imap://{USER}:{PASSWORD}@127.0.0.1:{self.port}/INBOX?tls=none&processed=Processed"
 
-    def url_for(self, folder: str) -> str:
-        return f"imap://{USER}:{PASSWORD}@127.0.0.1:{self.port}/{folder}?tls=none&processed=Processed"
-
-    def start(self) -> "Dovecot":
+    def start(self) -> Dovecot:
         # A session of its own: stop() can then reach every process the server forked.
         self.proc = subprocess.Popen([binary(), "-F", "-c", str(self.conf)], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.STDOUT, start_new_session=True)
@@ -119,28 +120,33 @@ class Dovecot:
                         return self
             except OSError:
                 time.sleep(0.02)
+        self.stop()
         raise RuntimeError(f"dovecot did not greet on port {self.port}:\n{self.log()}")
 
-    def stop(self) -> None:
+    def stop(self, graceful: bool = True) -> None:
         """Stop the server and drop every client, as a real restart does (SIGTERM to the master alone
-        leaves the open IMAP sessions running, still serving their clients)."""
+        leaves the open IMAP sessions running, still serving their clients). Not graceful: a crash,
+        clients see their connection end without a BYE."""
         if self.proc is None:
             return
         group = self.proc.pid
-        _signal_group(group, signal.SIGTERM)
-        self.proc.wait(10)
-        deadline = time.monotonic() + 2
-        while _signal_group(group, 0) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        if graceful:
+            _signal_group(group, signal.SIGTERM)  # sessions say BYE to their clients
+            try:
+                self.proc.wait(3)
+            except subprocess.TimeoutExpired:
+                pass
+        # Whatever still runs goes now. Not waiting for the group to empty: init reaps the orphans late.
         _signal_group(group, signal.SIGKILL)
+        self.proc.wait(5)
         self.proc = None
 
-    def restart(self) -> None:
-        self.stop()
+    def restart(self, graceful: bool = True) -> None:
+        self.stop(graceful)
         self.start()
 
     def close(self) -> None:
-        self.stop()
+        self.stop(graceful=False)  # the files go next; nobody is left to say BYE to
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def log(self) -> str:
@@ -180,7 +186,7 @@ class Dovecot:
 
     def doveadm(self, *args: str) -> str:
         done = subprocess.run([binary("doveadm"), "-c", str(self.conf), *args],
-                              capture_output=True, text=True, timeout=30)
+                              capture_output=True, text=True, timeout=30, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"doveadm {' '.join(args)} failed: {done.stderr or done.stdout}")
         return done.stdout
