@@ -43,6 +43,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     htmx.init_app(app)
     register_blueprints(app)
     csrf.exempt("web.sms_webhook.twilio_inbound")  # no session, no form token: Twilio's signature instead
+    from web.api import bp as api
+    csrf.exempt(api)  # the JSON API never reads the session cookie: each request carries its bearer token
     register_cli(app)
     return app
 

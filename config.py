@@ -46,6 +46,7 @@ class Config:
     # Mailboxes the watcher reads: imap(s)://user:pass@host/Folder or maildir:path (embedded default).
     inbox_urls: tuple[str, ...] = ()
     installer: dict = field(default_factory=dict)  # name, license, phone, email: prefilled into utility forms
+    api_rate_limit: int = 120  # JSON API requests per token per minute
     # Start the in-process Dramatiq worker (embedded mode only).
     embedded_worker: bool = True
     testing: bool = False
@@ -263,6 +264,7 @@ def load(env: dict | None = None, overrides: dict | None = None, web: bool = Tru
         inbox_urls=_inbox_urls(env, embedded),
         **_sms(env),
         installer={k: env.get(f"INSTALLER_{k.upper()}", "").strip()[:200] for k in ("name", "license", "phone", "email")},
+        api_rate_limit=_int(env, "API_RATE_LIMIT", 120, 1, 100_000),
         embedded_worker=embedded,
     ).with_overrides(overrides)
 

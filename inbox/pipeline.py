@@ -15,9 +15,9 @@ from peewee import InterfaceError, OperationalError
 
 from inbox import apply, attach, notices
 from inbox.classify import classify
-from inbox.match import Match, match, own_text
+from inbox.match import Match, identifiers as _identifiers, match, own_text
 from inbox.parse import ParsedMail, ParseError, parse
-from models import business_days
+from models import business_days, webhooks
 from models.applications import Application
 from models.base import db, today, utcnow
 from models.checklists import ChecklistItem
@@ -176,7 +176,10 @@ def _run(mail: InboundMail, parsed: ParsedMail, intake: Intake, r: Result) -> No
         _bounce(mail, parsed, verdict.report, r)
         return
     patterns = [p.regex for u in catalog.utilities.values() for p in u.reference_patterns]
-    r.match = match(parsed, patterns)
+    if mail.matched_by == "person" and mail.project_id:  # a person linked it: that decides, on every re-run
+        r.match = Match(mail.project_id, "person", 1.0, "linked by a person", [], _identifiers(parsed, patterns))
+    else:
+        r.match = match(parsed, patterns)
     m = r.match
     r.step("match", f"{m.method} ({m.confidence:.2f}): {m.why}" if m.project_id else m.why)
     project = m.project
@@ -325,5 +328,6 @@ def _finish(mail: InboundMail, r: Result) -> InboundMail:
     mail.trace = r.trace or None
     mail.processed_at, mail.processing_since = utcnow(), None
     mail.save()
+    webhooks.mail_matched(mail)  # delivered after the commit; a no-op unless matched
     return mail
 

@@ -48,19 +48,29 @@ def _claim(mail: InboundMail, seen_version: int | None, actor: User, action: str
     return InboundMail.get_by_id(mail.id)
 
 
-def link(mail: InboundMail, project: Project, actor: User, seen_version: int | None = None) -> Done:
-    """Attach the mail to a project (a person's match), then run the pipeline's later steps on it again."""
+def link(mail: InboundMail, project: Project, actor: User, seen_version: int | None = None, intake=None) -> Done:
+    """Attach the mail to a project (a person's match); with `intake`, the pipeline runs again on it so its
+    attachments are filed and a notice is read, with the person's match standing."""
     if mail.state == "duplicate":
         raise TriageError("a duplicate is not linked; link the first copy")
     if mail.project_id == project.id:
         raise TriageError(f"the mail is already on {project.external_id}")
     with db.atomic():
+        state = "processed" if mail.state == "unmatched" else mail.state
         mail = _claim(mail, seen_version, actor, f"linked it to {project.external_id}", project=project,
-                      matched_by="person", confidence=1.0, suggestions=None)
+                      matched_by="person", confidence=1.0, suggestions=None, state=state,
+                      reason="" if state != mail.state else mail.reason)
         _move_event(mail, project)
         Event.record(project, "email", actor, summary=f"Mail linked by hand: {mail.subject}"[:250],
                      data={"inbound_id": mail.id})
-    return Done(mail, f"Linked to {project.external_id}")
+    if intake is not None and mail.state in ("processed", "needs_review", "unmatched"):
+        from inbox.intake import run_now
+        mail.requeue()
+        mail = run_now(mail, intake)
+    else:
+        from models import webhooks
+        webhooks.mail_matched(mail)
+    return Done(mail, f"Linked to {project.external_id}" + (f" — {mail.state_label}" if intake else ""))
 
 
 def unlink(mail: InboundMail, actor: User, seen_version: int | None = None) -> Done:

@@ -1,4 +1,5 @@
 """The domain: peewee models and the rules that belong to them (no Flask, no broker)."""
+from models.api_tokens import ApiRequestCount, ApiToken
 from models.applications import Application
 from models.base import db
 from models.checklists import ChecklistItem
@@ -12,9 +13,11 @@ from models.places import Ahj, Utility
 from models.projects import Project
 from models.sms import SmsMessage, SmsOptOut
 from models.users import User
+from models.webhooks import Webhook, WebhookDelivery
 
 # Creation order: every model after the ones it references.
 MODELS = [User, Utility, Ahj, Project, Application, Event, Job, ChecklistItem, DayAction, Document, Contact,
-          OutboundMessage, CallLog, InboundMail, Mailbox, SmsOptOut, SmsMessage]
+          OutboundMessage, CallLog, InboundMail, Mailbox, SmsOptOut, SmsMessage,
+          ApiToken, ApiRequestCount, Webhook, WebhookDelivery]
 
-__all__ = ["MODELS", "Ahj", "Application", "CallLog", "ChecklistItem", "Contact", "DayAction", "Document", "OutboundMessage", "Event", "InboundMail", "Job", "Mailbox", "Project", "SmsMessage", "SmsOptOut", "User", "Utility", "db"]
+__all__ = ["MODELS", "Ahj", "ApiRequestCount", "ApiToken", "Application", "CallLog", "ChecklistItem", "Contact", "DayAction", "Document", "OutboundMessage", "Event", "InboundMail", "Job", "Mailbox", "Project", "SmsMessage", "SmsOptOut", "User", "Utility", "Webhook", "WebhookDelivery", "db"]

@@ -5,7 +5,7 @@ import datetime as dt
 
 from peewee import CharField, DateField, DateTimeField, ForeignKeyField, TextField
 
-from models import clocks, lifecycle
+from models import clocks, lifecycle, webhooks
 from models.base import BaseModel, db, utcnow, today as desk_today
 from models.projects import Project
 
@@ -177,13 +177,14 @@ class Application(BaseModel):
             summary = f"{self.kind_label}: {status_label(self.kind, move.frm)} -> {status_label(self.kind, to)}"
             if move.skipped:
                 summary += f" (skipped, not seen here: {', '.join(status_label(self.kind, s) for s in move.skipped)})"
-            Event.record(self.project, "status", actor, summary=summary, body=why, data=data,
-                         actor_label=actor_label, application=self)
+            event = Event.record(self.project, "status", actor, summary=summary, body=why, data=data,
+                                 actor_label=actor_label, application=self)
             project = Project.get_by_id(self.project_id)
             project.refresh_rollups()
             project.advance_stage()
             project.updated_at = utcnow()
             project.save()
+            webhooks.status_changed(self, event)  # rows now; sent once the outermost transaction commits
         return move
 
     def reopen(self, actor, why: str) -> "lifecycle.Move":
@@ -202,14 +203,15 @@ class Application(BaseModel):
             self.status, self.status_changed_on, self.updated_at = to, desk_today(), utcnow()
             self.refresh_clocks()
             self.save()
-            Event.record(self.project, "status", actor, application=self, body=why.strip(),
-                         summary=f"{self.kind_label} reopened: {status_label(self.kind, frm)} -> "
-                                 f"{status_label(self.kind, to)}",
-                         data={"from": frm, "to": to, "source": "person", "reopened": True})
+            event = Event.record(self.project, "status", actor, application=self, body=why.strip(),
+                                 summary=f"{self.kind_label} reopened: {status_label(self.kind, frm)} -> "
+                                         f"{status_label(self.kind, to)}",
+                                 data={"from": frm, "to": to, "source": "person", "reopened": True})
             project = Project.get_by_id(self.project_id)
             project.refresh_rollups()
             project.advance_stage()
             project.save()
+            webhooks.status_changed(self, event)
         return lifecycle.Move(frm, to, backwards=True)
 
     def log_contact(self, actor, channel: str, note: str, on: dt.date | None = None) -> None:

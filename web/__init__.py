@@ -10,8 +10,9 @@ HTMX_DIST = ROOT / "node_modules" / "htmx.org" / "dist"
 
 
 def register(app: Flask) -> None:
-    from web import (applications, auth, catalog, checklists, day, documents, errors, filters, forms, imports,
-                     inbox, messages, projects, sms_webhook)
+    from web import (admin, api, applications, auth, catalog, checklists, day, documents, errors, filters, forms,
+                     imports, inbox, messages, projects, sms_webhook)
+    import workers.webhook_actors  # noqa: F401  (status changes made here wake webhook deliveries)
     app.register_blueprint(auth.bp)
     app.register_blueprint(projects.bp)
     app.register_blueprint(imports.bp)
@@ -24,6 +25,10 @@ def register(app: Flask) -> None:
     app.register_blueprint(messages.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(sms_webhook.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(admin.bp)
+    from web import dashboards
+    app.register_blueprint(dashboards.bp)
     auth.install(app)
     filters.install(app)
     errors.install(app)

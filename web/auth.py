@@ -4,14 +4,18 @@ from __future__ import annotations
 from functools import wraps
 from urllib.parse import urlparse
 
-from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import (Blueprint, Flask, abort, flash, g, make_response, redirect, render_template, request, session,
+                   url_for)
 
-from models import User
+from models import ApiToken, User
+from models.api_tokens import TokenError
 from models.users import UserError
 from web import htmx
 
 bp = Blueprint("auth", __name__)
 PUBLIC = {"auth.login", "static", "htmx_js", "sms_webhook.twilio_inbound"}  # the webhook checks its signature
+# Blueprints that authenticate every request themselves: the JSON API takes a bearer token, never the session.
+SELF_AUTHENTICATED = {"api"}
 
 
 def install(app: Flask) -> None:
@@ -25,7 +29,7 @@ def install(app: Flask) -> None:
                 g.user = user
             else:
                 session.clear()
-        if g.user is None and request.endpoint not in PUBLIC:
+        if g.user is None and request.endpoint not in PUBLIC and request.blueprint not in SELF_AUTHENTICATED:
             if request.path.startswith("/vendor/") or request.endpoint is None:
                 return None
             target = url_for("auth.login", next=request.full_path.rstrip("?"))
@@ -88,7 +92,7 @@ def logout():
 
 @bp.route("/me", methods=["GET", "POST"])
 def me():
-    """Your preferences: the morning digest, and your password."""
+    """Your preferences: the morning digest, your password and your API tokens."""
     errors: dict[str, str] = {}
     if request.method == "POST":
         user = g.user
@@ -111,4 +115,32 @@ def me():
             flash("Morning digest " + ("on." if user.digest_opt_in else "off."))
         if not errors:
             return redirect(url_for("auth.me"), 303)
-    return render_template("auth/me.html", errors=errors), (422 if errors else 200)
+    return _me_page(errors=errors), (422 if errors else 200)
+
+
+def _me_page(**context) -> str:
+    return render_template("auth/me.html", **{"errors": {}, "tokens": list(ApiToken.of(g.user)), **context})
+
+
+@bp.post("/me/tokens")
+def create_token():
+    """Issue an API token; its secret is on this one answer and nowhere else, ever."""
+    name = request.form.get("name", "")
+    try:
+        token, secret = ApiToken.issue(g.user, name)
+    except TokenError as exc:
+        return _me_page(errors={"token_name": str(exc)}, token_name=name), 422
+    resp = make_response(_me_page(new_token=token, new_secret=secret))
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.post("/me/tokens/<int:token_id>/revoke")
+def revoke_token(token_id: int):
+    """Revoke one of your API tokens; it stops working at once."""
+    token = ApiToken.get_or_none((ApiToken.id == token_id) & (ApiToken.user == g.user))
+    if token is None:
+        abort(404, "you have no such token")
+    if token.revoke():
+        flash(f"Token “{token.name}” revoked.")
+    return redirect(url_for("auth.me") + "#api-tokens", 303)

@@ -113,6 +113,25 @@ def users_deactivate(email):
     click.echo(f"deactivated {email}")
 
 
+@users_cli.command("token")
+@click.argument("email")
+@click.option("--name", required=True, help="What will use the token, e.g. 'CRM sync'.")
+def users_token(email, name):
+    """Issue an API token for a user; the secret is printed once and never stored."""
+    from models import ApiToken
+    from models.api_tokens import TokenError
+    with db.connection_context():
+        user = User.get_or_none((User.email == email.strip().lower()) & (User.active == True))  # noqa: E712
+        if user is None:
+            raise click.ClickException(f"no active user {email}")
+        try:
+            token, secret = ApiToken.issue(user, name)
+        except TokenError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"token “{token.name}” for {user.email} (copy it now; it is not shown again):", err=True)
+    click.echo(secret)
+
+
 @projects_cli.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check every row and report, change nothing.")

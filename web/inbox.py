@@ -104,7 +104,7 @@ def link(mail_id: int):
             Project.get_or_none(Project.id == int(ref)) if ref.isdigit() else None)
         if project is None:
             raise triage.TriageError(f"no project {ref!r}" if ref else "choose a project")
-        return triage.link(mail, project, g.user, _version())
+        return triage.link(mail, project, g.user, _version(), intake_from(current_app.config["IXDESK"]))
     return _act(mail_id, action)
 
 

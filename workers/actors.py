@@ -135,11 +135,13 @@ def ingest_mail(mail_id: int) -> None:
 
 @dramatiq.actor(queue_name="schedule", max_retries=0, time_limit=5 * 60 * 1000)
 def sweep_mail() -> None:
-    """Periodic: mail whose wake-up was lost (broker restart, killed worker) goes through the pipeline again."""
+    """Periodic: mail and webhook deliveries whose wake-up was lost (broker restart, killed worker) go again."""
     from workers.sweeper import requeue_mail
+    from workers.webhook_actors import requeue_stalled
     sent = requeue_mail()
-    if sent:
-        log.info("re-enqueued %d pending mails", sent)
+    woken = requeue_stalled()
+    if sent or woken:
+        log.info("re-enqueued %d pending mails and %d webhook deliveries", sent, woken)
 
 
 @dramatiq.actor(queue_name="mail", max_retries=MAX_SEND_ATTEMPTS, min_backoff=2_000, max_backoff=15 * 60_000,
@@ -179,3 +181,6 @@ def send_reminders() -> None:
         send_email.send(message_id)
     if queued:
         log.info("automatic reminders queued: %d", len(queued))
+
+
+from workers.webhook_actors import deliver_webhook, webhook_retries_exhausted  # noqa: E402,F401

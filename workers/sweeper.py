@@ -40,6 +40,8 @@ def requeue_stale() -> int:
         actors.send_sms.send(sms.id)
         sent += 1
     sent += requeue_mail(older_than=dt.timedelta(0))
+    from workers.webhook_actors import requeue_stalled
+    sent += requeue_stalled()
     if sent:
         log.info("re-enqueued %d queued jobs, messages and mails", sent)
     return sent

@@ -78,7 +78,7 @@ def test_link_from_a_suggestion_then_unlink(client, users):
     resp = client.post(f"/inbox/{mail.id}/link", data={"project": p.external_id, "version": mail.version}, headers=HX)
     assert resp.status_code == 200 and f"Linked to {p.external_id}" in resp.get_data(as_text=True)
     mail = InboundMail.get_by_id(mail.id)
-    assert (mail.project_id, mail.matched_by) == (p.id, "person")
+    assert (mail.project_id, mail.matched_by, mail.state) == (p.id, "person", "processed")
     assert Event.select().where(Event.project == p, Event.summary.startswith("Mail linked by hand")).exists()
     assert client.post(f"/inbox/{mail.id}/link", data={"project": "NOPE"}, headers=HX).status_code == 422
     resp = client.post(f"/inbox/{mail.id}/unlink", data={"version": mail.version}, headers=HX)
@@ -197,3 +197,27 @@ def test_mail_to_review_is_on_the_coordinators_day(client, users):
     assert "Mail to review" in day and f'href="/inbox/{mail.id}"' in day and "Permission to Operate granted" in day
     client.post(f"/inbox/{mail.id}/handled", data={"version": mail.version})
     assert "Review mail:" not in client.get("/day").get_data(as_text=True)
+
+
+def test_linking_by_hand_files_the_attachments_and_survives_a_rerun(client, users):
+    from tests import files
+    login(client, users["maria"])
+    p = make_project()
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"], msg["Message-ID"] = "x@gmail.example", "desk@x", "the bill", "<lb-1@x>"
+    msg.set_content("here it is")
+    msg.add_attachment(files.pdf("bill"), maintype="application", subtype="pdf", filename="electric_bill.pdf")
+    mail = ingest(msg.as_bytes())
+    assert mail.state == "unmatched" and not mail.documents
+    resp = client.post(f"/inbox/{mail.id}/link", data={"project": p.external_id, "version": mail.version}, headers=HX)
+    assert resp.status_code == 200
+    mail = InboundMail.get_by_id(mail.id)
+    assert (mail.state, mail.project_id, mail.matched_by) == ("processed", p.id, "person")
+    from models import Document
+    assert [d.name for d in Document.select().where(Document.project == p)] == ["electric_bill.pdf"]
+    client.post(f"/inbox/{mail.id}/rerun")
+    mail = InboundMail.get_by_id(mail.id)
+    assert (mail.project_id, mail.matched_by) == (p.id, "person")
+    assert Document.select().where(Document.project == p).count() == 1
+    assert Event.select().where(Event.project == p, Event.kind == "email",
+                                Event.summary.startswith("Email from")).count() == 1
