@@ -163,6 +163,8 @@ class Project(BaseModel):
             attr = name + "_id" if name in ("utility", "ahj", "coordinator") else name
             old = getattr(self, attr)
             new_id = getattr(new, "id", new)
+            if old in ("", None) and new_id in ("", None):
+                continue  # blank stays blank: an empty form field is no change (None vs "" is storage detail)
             if old != new_id:
                 changes[name] = (_label(self, name), new)
                 setattr(self, attr, new_id)

@@ -66,3 +66,11 @@ def test_coordinators_edit_their_own_and_unassigned_projects(db, users):
 def test_part1_approval_no_longer_counts_once_part2_is_filed(db, users):
     p = make_project(refs={"utility_part1": ("APPROVED_TO_INSTALL", "R1"), "utility_part2": ("METER_ORDERED", "R2")})
     assert p.ball_in_court == "utility"
+
+
+def test_blank_to_blank_is_no_change(db, users):
+    from models import Event
+    from tests.factories import make_project
+    p = make_project(program=None, utility_account=None)
+    assert p.apply_changes({"program": "", "utility_account": ""}, users["maria"]) == {}
+    assert not Event.select().where(Event.project == p, Event.kind == "change").exists()
