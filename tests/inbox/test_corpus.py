@@ -27,7 +27,7 @@ SECONDS_EACH = 10.0
 INTAKE = Intake(own_addresses=(mails.DESK,))
 
 if not all((CORPUS / f).is_dir() for f in (*MIME_FOLDERS, TNEF_FOLDER)):
-    pytest.skip(f"mail corpus not found at {CORPUS} (it lives beside the repo in ../shared/mail-corpus; "
+    pytest.skip(f"optional data: mail corpus not found at {CORPUS} (it lives beside the repo in ../shared/mail-corpus; "
                 f"set IXDESK_MAIL_CORPUS to its path)", allow_module_level=True)
 
 
