@@ -26,7 +26,10 @@ def _panel(project: Project, status: int = 200, **extra):
     from models.sms import SmsOptOut
     phones = [c.phone for c in contacts if c.phone]
     opted_out = {o.phone for o in SmsOptOut.select().where(SmsOptOut.phone.in_(phones))} if phones else set()
-    return htmx.render("projects/show.html", "messages/_compose.html", status=status, project=project,
+    form = extra.get("form") or {}
+    known = {c.email for c in contacts}
+    extra_to = [a for a in form.get("to", []) if a and a not in known]
+    return htmx.render("projects/show.html", "messages/_compose.html", status=status, project=project, extra_to=extra_to,
                        contacts=contacts, docs=docs, applications_list=apps, templates=compose.TEMPLATES,
                        roles=ROLES, recent=recent, directions=DIRECTIONS, outcomes=OUTCOMES, opted_out=opted_out,
                        sms_backend=current_app.config["IXDESK"].sms_backend, **extra)
@@ -44,7 +47,14 @@ def panel(project_id: int):
     project = _project(project_id)
     code = request.args.get("template", "")
     form = {"template": code, "application": request.args.get("application", ""), "to": []}
-    if code:
+    reply = _replied_mail(project, request.args.get("reply", ""))
+    if reply is not None:
+        subject = reply.subject if reply.subject.lower().startswith("re:") else f"Re: {reply.subject}"
+        quoted = "\n".join("> " + line for line in (reply.body_text or "").strip().splitlines()[:60])
+        form.update(reply_to=str(reply.id), to=[reply.from_addr] if reply.from_addr else [], subject=subject,
+                    body=f"\n\nOn {reply.sent_at or reply.received_at:%Y-%m-%d %H:%M} UTC, "
+                         f"{reply.from_name or reply.from_addr} wrote:\n{quoted}\n")
+    elif code:
         app, ctx = _context_for(project, form["application"])
         form["subject"], form["body"] = compose.render(code, ctx)
         default_role = "utility" if code in ("utility_follow_up", "deficiency_correction_sent") else "customer"
@@ -52,8 +62,17 @@ def panel(project_id: int):
     return _panel(project, form=form)
 
 
+def _replied_mail(project: Project, raw: str):
+    """The inbound mail of this project being answered (None when absent or someone else's)."""
+    from models.inbound import InboundMail
+    if not (raw or "").isdigit():
+        return None
+    return InboundMail.get_or_none((InboundMail.id == int(raw)) & (InboundMail.project == project))
+
+
 def _form() -> dict:
     return {"template": request.form.get("template", ""), "application": request.form.get("application", ""),
+            "reply_to": request.form.get("reply_to", ""),
             "to": request.form.getlist("to"), "subject": request.form.get("subject", ""),
             "body": request.form.get("body", ""), "attach": [int(x) for x in request.form.getlist("attach")
                                                             if x.isdigit()]}
@@ -69,7 +88,10 @@ def preview(project_id: int):
         subject = compose.clean_subject(form["subject"])
     except compose.ComposeError as exc:
         return _panel(project, 422, form=form, error=str(exc))
+    reply = _replied_mail(project, form["reply_to"])
     msg = OutboundMessage(project=project, recipients=recipients, body=form["body"], attachments=form["attach"],
+                          in_reply_to=reply.message_id if reply else None,
+                          references=f"{reply.references} {reply.message_id}".strip() if reply else "",
                           subject=subject if compose.tokens.subject_tag(project.id) in subject
                           else f"{subject} {compose.tokens.subject_tag(project.id)}",
                           message_id="<assigned-when-sent@preview>")
@@ -89,9 +111,12 @@ def send(project_id: int):
     form = _form()
     app = Application.get_or_none((Application.id == int(form["application"])) & (Application.project == project)) \
         if form["application"].isdigit() else None
+    reply = _replied_mail(project, form["reply_to"])
     try:
         msg = compose.queue(project, form["to"], form["subject"], form["body"], actor=g.user, template=form["template"],
                             application=app, attachments=form["attach"],
+                            in_reply_to=reply.message_id if reply else None,
+                            references=f"{reply.references} {reply.message_id}".strip() if reply else "",
                             domain=(current_app.config["IXDESK"].reply_to or "ixdesk@localhost").split("@")[-1])
     except compose.ComposeError as exc:
         return _panel(project, 422, form=form, error=str(exc))

@@ -221,3 +221,23 @@ def test_linking_by_hand_files_the_attachments_and_survives_a_rerun(client, user
     assert Document.select().where(Document.project == p).count() == 1
     assert Event.select().where(Event.project == p, Event.kind == "email",
                                 Event.summary.startswith("Email from")).count() == 1
+
+
+def test_reply_from_the_inbox_threads_with_the_mail(client, users):
+    login(client, users["maria"])
+    p = make_project(coordinator=users["maria"])
+    mail = ingest(message("rep@utility.example", f"Question on {tokens.subject_tag(p.id)}", "Which inverter?", 70))
+    assert f"reply={mail.id}" in client.get(f"/inbox/{mail.id}").get_data(as_text=True)
+    panel = client.get(f"/projects/{p.id}/compose?reply={mail.id}", headers=HX).get_data(as_text=True)
+    assert 'value="rep@utility.example" checked' in panel and "Re: Question on [IX-" in panel
+    assert "&gt; Which inverter?" in panel
+    resp = client.post(f"/projects/{p.id}/compose/send", headers=HX, data={
+        "to": ["rep@utility.example"], "subject": "Re: Question on", "body": "The IQ8.", "reply_to": mail.id})
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:500]
+    sent = OutboundMessage.get()
+    assert sent.in_reply_to == mail.message_id and sent.references.endswith(mail.message_id)
+    # Someone else's mail id cannot be used to thread into another project.
+    other = make_project(coordinator=users["maria"])
+    client.post(f"/projects/{other.id}/compose/send", headers=HX, data={
+        "to": ["x@example.org"], "subject": "hi", "body": "x", "reply_to": mail.id})
+    assert OutboundMessage.select().where(OutboundMessage.project == other).get().in_reply_to is None
