@@ -13,6 +13,7 @@ from models.inbound import KINDS, STATES, InboundMail
 from models.messages import OutboundMessage
 from models.projects import Project
 from models.sms import SmsMessage
+from models.pipeline import Page
 from models.users import User
 
 CHANNELS = {"in": "Email in", "out": "Email out", "sms": "Texts"}
@@ -171,30 +172,6 @@ class Row:
     @property
     def state_label(self) -> str:
         return getattr(self.item, "state_label", self.state)
-
-
-@dataclass
-class Page:
-    rows: list[Row]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def first(self) -> int:
-        return 0 if not self.total else (self.page - 1) * self.per_page + 1
-
-    @property
-    def last(self) -> int:
-        return min(self.total, self.page * self.per_page)
-
-    def window(self, size: int = 2) -> list[int | None]:
-        from models.pipeline import Page as PipelinePage
-        return PipelinePage([], self.total, self.page, self.per_page).window(size)
 
 
 def page(f: InboxFilter) -> tuple[Page, dict[str, int]]:

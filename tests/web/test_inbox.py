@@ -103,3 +103,13 @@ def test_inbox_needs_a_login_and_unknown_mail_is_404(client, users):
     assert client.get("/inbox").status_code in (302, 303)
     login(client, users["maria"])
     assert client.get("/inbox/999999").status_code == 404
+
+
+def test_pages_of_fifty_with_links_that_keep_the_filters(client, users):
+    login(client, users["maria"])
+    for i in range(55):
+        upload(client, (eml(f"Lost {i}", f"s{i}@example.org"), f"{i}.eml"))
+    first = client.get("/inbox?state=unmatched", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Showing 1–50 of 55 messages" in first and 'href="/inbox?state=unmatched&amp;page=2"' in first
+    second = client.get("/inbox?state=unmatched&page=2", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Showing 51–55 of 55 messages" in second and "Lost 0<" in second
