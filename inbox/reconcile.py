@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Callable
 
 from inbox.store import dedupe_key, header_message_id
 from models.inbound import InboundMail
@@ -32,13 +33,23 @@ class Report:
     def ok(self) -> bool:
         return not self.missing and not self.error
 
+    def to_dict(self) -> dict:
+        return asdict(self) | {"ok": self.ok}
+
+
+Progress = Callable[[int, int, str], None]  # (done, total, what is being read)
+
+
+def _quiet(done: int, total: int, message: str) -> None:
+    pass
+
 
 def _known(key: str) -> tuple[set[str], int]:
     ids = {m for (m,) in InboundMail.select(InboundMail.message_id).where(InboundMail.mailbox == key).tuples()}
     return ids, InboundMail.select().where(InboundMail.mailbox == key).count()
 
 
-def imap(url: str) -> Report:
+def imap(url: str, progress: Progress = _quiet) -> Report:
     """Read Message-IDs of the watched and processed folders (read-only, nothing flagged) and compare."""
     from inbox.imap import ImapWatcher, parse_url
     settings = parse_url(url)
@@ -50,6 +61,7 @@ def imap(url: str) -> Report:
         report.error = f"cannot reach the mailbox: {type(exc).__name__}: {exc}"
         return report
     try:
+        listed = {}
         for folder in (settings.folder, settings.processed):
             if not client.folder_exists(folder):
                 report.folders[folder] = 0
@@ -59,6 +71,11 @@ def imap(url: str) -> Report:
             report.folders[folder] = len(uids)
             if len(uids) > LIMIT:
                 uids, report.partial = uids[-LIMIT:], True
+            listed[folder] = uids
+        total, done = sum(len(u) for u in listed.values()), 0
+        progress(0, total, "listing messages")
+        for folder, uids in listed.items():
+            client.select_folder(folder, readonly=True)
             for start in range(0, len(uids), 500):
                 chunk = uids[start:start + 500]
                 fetched = client.fetch(chunk, ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID SUBJECT)]"])
@@ -74,12 +91,14 @@ def imap(url: str) -> Report:
                         body = client.fetch([uid], ["BODY.PEEK[]"])[uid][b"BODY[]"]
                         if f"sha256:{dedupe_key(body)}" not in known:
                             report.missing.append(Gap(folder, f"UID {uid}", "(none)", _subject(head)))
+                done += len(chunk)
+                progress(done, total, f"{folder}: {done} of {total} messages read")
     finally:
         client.logout()
     return report
 
 
-def maildir(url: str) -> Report:
+def maildir(url: str, progress: Progress = _quiet) -> Report:
     from inbox.maildir import folder_of
     folder = folder_of(url)
     key = f"maildir:{folder}"
@@ -89,7 +108,9 @@ def maildir(url: str) -> Report:
     report.waiting = len(waiting)
     processed = [p for p in (folder / ".Processed" / "cur").glob("*") if p.is_file()]
     report.folders = {"new + cur": len(waiting), ".Processed": len(processed)}
-    for path in processed[:LIMIT]:
+    for i, path in enumerate(processed[:LIMIT]):
+        if i % 200 == 0:
+            progress(i, min(len(processed), LIMIT), f"{i} of {len(processed)} files read")
         raw = path.read_bytes()
         mid = header_message_id(raw) or f"sha256:{dedupe_key(raw)}"
         if mid not in known:
@@ -106,5 +127,5 @@ def _subject(head: bytes) -> str:
     return ""
 
 
-def run(url: str) -> Report:
-    return maildir(url) if url.startswith("maildir:") else imap(url)
+def run(url: str, progress: Progress = _quiet) -> Report:
+    return maildir(url, progress) if url.startswith("maildir:") else imap(url, progress)

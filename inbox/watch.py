@@ -17,6 +17,15 @@ def holder_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def mailbox_key(url: str) -> str:
+    """A mailbox URL as stored and shown: no password (the key of Mailbox and InboundMail.mailbox)."""
+    if url.startswith("maildir:"):
+        from inbox.maildir import folder_of
+        return f"maildir:{folder_of(url)}"
+    from inbox.imap import parse_url
+    return parse_url(url).key
+
+
 def watcher_for(url: str, on_stored: Callable[[InboundMail], None], stop: threading.Event):
     if url.startswith("maildir:"):
         from inbox.maildir import MaildirWatcher

@@ -6,6 +6,7 @@ from flask import Blueprint, Response, abort, current_app, flash, g, redirect, r
 from inbox import triage
 from inbox.intake import intake_from, run_now
 from inbox.store import store
+from inbox.watch import mailbox_key
 from models.documents import Document
 from models.inbound import FINAL, KINDS, STATES, InboundMail
 from models.places import Utility
@@ -228,14 +229,6 @@ def upload():
     return redirect(url_for("inbox.index"), 303)
 
 
-def _safe_key(url: str) -> str:
-    """A mailbox URL as shown to people: no password."""
-    if url.startswith("maildir:"):
-        return url
-    from inbox.imap import parse_url
-    return parse_url(url).key
-
-
 @bp.get("/inbox/mailboxes")
 def mailboxes():
     """Each watched mailbox: its cursor, last poll and error, and a reconciliation on demand."""
@@ -243,7 +236,7 @@ def mailboxes():
     urls = current_app.config["IXDESK"].inbox_urls
     rows = []
     for i, url in enumerate(urls):
-        key = _safe_key(url)
+        key = mailbox_key(url)
         box = Mailbox.get_or_none(Mailbox.key == key)
         stored = InboundMail.select().where(InboundMail.mailbox == key).count()
         rows.append({"index": i, "key": key, "box": box, "stored": stored})
@@ -252,10 +245,26 @@ def mailboxes():
 
 @bp.post("/inbox/mailboxes/<int:index>/reconcile")
 def reconcile(index: int):
-    """Compare what the mailbox holds with what was stored; list any message never taken in."""
-    from inbox import reconcile as reconciliation
+    """Start a reconciliation job (it reads the whole mailbox); the page follows its progress."""
+    from models import Job
+    from workers.actors import reconcile_mailbox
     urls = current_app.config["IXDESK"].inbox_urls
     if not 0 <= index < len(urls):
         abort(404, "no such mailbox")
-    report = reconciliation.run(urls[index])
-    return render_template("inbox/_reconcile.html", report=report)
+    job = Job.create(kind="reconcile", created_by=g.user, params={"index": index, "mailbox": mailbox_key(urls[index])})
+    reconcile_mailbox.send(job.id)
+    if htmx.is_fragment_request():
+        return render_template("inbox/_reconcile.html", job=job)
+    return redirect(url_for("inbox.reconcile_job", job_id=job.id), 303)
+
+
+@bp.get("/inbox/reconcile/<int:job_id>")
+def reconcile_job(job_id: int):
+    """A reconciliation's progress, then its report (the fragment polls itself until the job ends)."""
+    from models import Job
+    job = Job.get_or_none((Job.id == job_id) & (Job.kind == "reconcile"))
+    if job is None:
+        abort(404, "no such reconciliation")
+    if htmx.is_fragment_request():
+        return render_template("inbox/_reconcile.html", job=job)
+    return render_template("inbox/reconcile.html", job=job)

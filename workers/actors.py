@@ -184,3 +184,29 @@ def send_reminders() -> None:
 
 
 from workers.webhook_actors import deliver_webhook, webhook_retries_exhausted  # noqa: E402,F401
+
+
+@dramatiq.actor(queue_name="jobs", max_retries=0, time_limit=30 * 60 * 1000)
+def reconcile_mailbox(job_id: int) -> None:
+    """Compare a mailbox with what was stored, reporting progress on the job row."""
+    import config
+    from inbox import reconcile
+    job = Job.get_or_none(Job.id == job_id)
+    if job is None or not job.claim():
+        return
+    try:
+        from inbox.watch import mailbox_key
+        wanted = (job.params or {}).get("mailbox", "")
+        url = next((u for u in config.load(web=False).inbox_urls if mailbox_key(u) == wanted), None)
+        if url is None:
+            job.fail("that mailbox is no longer configured")
+            return
+
+        def progress(done, total, message):
+            Job.update(total=max(total, 1), done=done, message=message).where(Job.id == job.id).execute()
+        report = reconcile.run(url, progress)
+        job.finish(report.to_dict(), message="reconciled")
+    except BaseException as exc:  # a job row must never stay "running"
+        log.exception("reconciliation job %s failed", job.id)
+        job.fail(f"stopped: {type(exc).__name__}: {exc}")
+        raise

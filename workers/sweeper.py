@@ -9,7 +9,7 @@ from models import Job
 from models.base import utcnow
 
 log = logging.getLogger(__name__)
-ACTORS = {"import": "import_projects", "packet": "build_packet"}
+ACTORS = {"import": "import_projects", "packet": "build_packet", "reconcile": "reconcile_mailbox"}
 
 
 # A running job older than its actor's time limit died with its worker.

@@ -38,7 +38,7 @@ def test_unreachable_mailbox_is_reported_not_raised(db):
     assert report.error.startswith("cannot reach the mailbox") and not report.ok
 
 
-def test_maildir_page_and_gap(client, users, tmp_path):
+def test_maildir_page_and_gap(client, users, tmp_path, worker, monkeypatch):
     from app import create_app
     from tests.conftest import overrides
     folder = tmp_path / "mail"
@@ -46,11 +46,21 @@ def test_maildir_page_and_gap(client, users, tmp_path):
     (folder / "new" / "a").write_bytes(message(1))
     maildir.poll_once(folder, lambda mail: None)
     (folder / ".Processed" / "cur" / "by-hand").write_bytes(message(2))
+    monkeypatch.setenv("INBOX_URL", f"maildir:{folder}")  # what the worker reads
     app = create_app(overrides(inbox_urls=(f"maildir:{folder}",)))
     c = app.test_client()
     login(c, users["lead"])
     page = c.get("/inbox/mailboxes").get_data(as_text=True)
     assert f"maildir:{folder}" in page and "Stored from it</dt><dd>1 message" in page
-    result = c.post("/inbox/mailboxes/0/reconcile").get_data(as_text=True)
+    started = c.post("/inbox/mailboxes/0/reconcile")
+    assert started.status_code == 303  # a job: the page follows its progress
+    job_url = started.headers["Location"]
+    import time
+    deadline = time.monotonic() + 20
+    while "Checked" not in (result := c.get(job_url, headers={"HX-Request": "true"}).get_data(as_text=True)):
+        assert time.monotonic() < deadline, result
+        assert 'hx-trigger="load delay:500ms"' in result  # still running: the fragment polls itself
+        time.sleep(0.1)
     assert "1 message on the server was never stored" in result and "rec-2@example.net" in result
+    assert "Reconciliation of maildir:" in c.get(job_url).get_data(as_text=True)
     assert c.post("/inbox/mailboxes/5/reconcile").status_code == 404
