@@ -41,6 +41,7 @@ class Intake:
     own_addresses: tuple[str, ...] = ()
     max_attachment_bytes: int | None = None
     parse_seconds: float = 30.0
+    suggest_only: bool = False  # mail a person uploaded: anyone can write an .eml, so it only suggests
 
 
 @dataclass
@@ -209,7 +210,8 @@ def _run(mail: InboundMail, parsed: ParsedMail, intake: Intake, r: Result) -> No
     plan = None
     if r.notice:
         plan = apply.plan(project, authority.who, r.notice, m.references, reading.status)
-        _notice(mail, parsed, project, plan, reading, m, r)  # first, so a created application gets the letter
+        _notice(mail, parsed, project, plan, reading, m, r, intake, authority)  # first: a created application
+        # gets the letter
     if parsed.attachments:
         application = plan.application if plan is not None else None
         kept = attach.attach(project, parsed.attachments, application, intake.max_attachment_bytes,
@@ -222,7 +224,7 @@ def _run(mail: InboundMail, parsed: ParsedMail, intake: Intake, r: Result) -> No
         _ball_moves(parsed, project, authority, r)
     _timeline(mail, parsed, project, r)
 
-def _notice(mail, parsed, project, plan, reading, m, r: Result) -> None:
+def _notice(mail, parsed, project, plan, reading, m, r: Result, intake: Intake, authority: Authority) -> None:
     cause = {"inbound_id": mail.id, "message_id": mail.message_id, "notice": plan.notice, "rule": reading.why,
              "confidence": reading.confidence, "matched_by": m.method}
     if plan.already:
@@ -236,6 +238,13 @@ def _notice(mail, parsed, project, plan, reading, m, r: Result) -> None:
         doubts.append(f"wording not certain ({reading.why})")
     if m.confidence < apply.MATCH_NEEDED:
         doubts.append(f"project found only by {m.method.replace('_', ' ')}")
+    elif not _corroborated(authority, m, plan):
+        # A From header is easy to forge and reply tokens are seen by customers: a notice acts on its own only
+        # when it also names the application's reference number, answers our mail, or comes from a known contact.
+        doubts.append("sender not corroborated (no reference number of the application, no thread, not a known "
+                      "contact)")
+    if intake.suggest_only:
+        doubts.append("uploaded by a person: someone must confirm the change")
     if doubts:
         r.state, r.reason = "needs_review", "; ".join(doubts)
         r.suggested_change = plan.as_dict() | {"why": r.reason, "confidence": reading.confidence}
@@ -245,6 +254,16 @@ def _notice(mail, parsed, project, plan, reading, m, r: Result) -> None:
     r.status_change = apply.carry_out(plan, project, cause, f"{reading.why} — {parsed.subject}"[:500],
                                       own_text(parsed.text), reference)
     r.step("apply", apply.describe(r.status_change))
+
+
+def _corroborated(authority: Authority, m: Match, plan) -> bool:
+    if authority.why.endswith("contact") or m.method in ("thread", "person"):
+        return True
+    if m.method == "reference" and m.reference:
+        return True
+    if plan.application is not None and plan.application.reference_number:
+        return plan.application.reference_number.upper() in {r.upper() for r in m.references}
+    return plan.create and any(m.references)
 
 
 def _application_reference(project, refs: list[str]) -> str | None:

@@ -22,6 +22,10 @@ class TriageError(ValueError):
     """The action cannot be done; the message says why."""
 
 
+class Forbidden(TriageError):
+    """This person may not change that project."""
+
+
 class Conflict(TriageError):
     """Someone else changed the mail after this person loaded it."""
 
@@ -63,9 +67,8 @@ def link(mail: InboundMail, project: Project, actor: User, seen_version: int | N
         _move_event(mail, project)
         Event.record(project, "email", actor, summary=f"Mail linked by hand: {mail.subject}"[:250],
                      data={"inbound_id": mail.id})
-    if intake is not None and mail.state in ("processed", "needs_review", "unmatched"):
+    if intake is not None and mail.requeue():
         from inbox.intake import run_now
-        mail.requeue()
         mail = run_now(mail, intake)
     else:
         from models import webhooks
@@ -152,6 +155,22 @@ def assign(mail: InboundMail, user: User | None, actor: User, seen_version: int 
     who = user.name if user else "nobody"
     mail = _claim(mail, seen_version, actor, f"assigned it to {who}", assigned_to=user)
     return Done(mail, f"Assigned to {who}")
+
+
+def rerun(mail: InboundMail, actor: User, intake, seen_version: int | None = None) -> Done:
+    """Run the pipeline again on the stored copy; refused while it runs or after someone else acted."""
+    from inbox.intake import run_now
+    if mail.state == "duplicate":
+        raise TriageError("a duplicate is not processed; open the first copy instead")
+    if not mail.requeue(seen_version):
+        current = InboundMail.get_by_id(mail.id)
+        if current.state in ("pending", "processing"):
+            raise Conflict("this mail is being processed right now; try again in a moment")
+        raise Conflict(f"{current.last_action or 'someone changed this mail'} — reload to see it before acting")
+    InboundMail.update(last_action=f"{actor.name} processed it again {utcnow():%Y-%m-%d %H:%M} UTC"[:250]).where(
+        InboundMail.id == mail.id).execute()
+    mail = run_now(InboundMail.get_by_id(mail.id), intake)
+    return Done(mail, f"Processed again: {mail.state_label}" + (f" — {mail.reason}" if mail.reason else ""))
 
 
 def mark_handled(mail: InboundMail, actor: User, seen_version: int | None = None, handled: bool = True) -> Done:

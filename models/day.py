@@ -14,6 +14,7 @@ from models.events import Event
 from models.lifecycle import TERMINAL
 from models.projects import Project
 from models.users import User
+from models.vocab import is_id
 
 # Kinds of work, most urgent first when equally late.
 KINDS = {
@@ -185,7 +186,7 @@ def _projects_of(keys: list[str]) -> dict[str, int]:
     out = {}
     for key in keys:
         parts = key.split(":")
-        if len(parts) < 3 or parts[0] not in KINDS or not parts[1].isdigit():
+        if len(parts) < 3 or parts[0] not in KINDS or not is_id(parts[1]):
             continue
         ident = int(parts[1])
         if parts[0] == "flag":

@@ -106,10 +106,18 @@ class InboundMail(BaseModel):
             self.state = "processing"
         return bool(taken)
 
-    def requeue(self) -> None:
-        """Back to pending so the pipeline runs again (a person asked, or the pipeline changed)."""
-        InboundMail.update(state="pending", processing_since=None).where(InboundMail.id == self.id).execute()
-        self.state = "pending"
+    def requeue(self, seen_version: int | None = None) -> bool:
+        """Back to pending so the pipeline runs again; False when it is being processed right now, or (with
+        seen_version) when someone acted on it since. A re-run is an action: it bumps the version."""
+        query = (InboundMail.update(state="pending", processing_since=None, version=InboundMail.version + 1)
+                 .where((InboundMail.id == self.id) & (InboundMail.state.in_(FINAL)) &
+                        (InboundMail.state != "duplicate")))
+        if seen_version is not None:
+            query = query.where(InboundMail.version == seen_version)
+        if not query.execute():
+            return False
+        self.state, self.version = "pending", self.version + 1
+        return True
 
 
 class Mailbox(BaseModel):

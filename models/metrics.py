@@ -23,6 +23,7 @@ from models.pipeline import Coordinator, Page
 from models.places import Utility
 from models.projects import BALL, BALL_PRIORITY, STAGE_ORDER, STAGES, Project
 from models.users import User
+from models.vocab import is_id
 
 CLOSED_STAGES = ("pto", "cancelled")
 SIDES = BALL_PRIORITY  # us, customer, utility, ahj: who holds the ball on an open project
@@ -90,7 +91,7 @@ class DashboardFilter:
         if utility and not Utility.select().where(Utility.code == utility).exists():
             utility = ""
         coordinator = (args.get("coordinator") or "").strip()[:12]
-        if coordinator != "none" and not (coordinator.isdigit() and
+        if coordinator != "none" and not (is_id(coordinator) and
                                           User.select().where(User.id == int(coordinator)).exists()):
             coordinator = ""
         return cls(start, end, utility, coordinator), errors
@@ -781,7 +782,7 @@ def _breach_drill(by: str):
 def _coordinator_key(key: str) -> int | None:
     if key == "none":
         return None
-    if key.isdigit():
+    if is_id(key):
         return int(key)
     raise KeyError(key)
 

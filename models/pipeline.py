@@ -11,6 +11,7 @@ from models import vocab
 from models.places import Ahj, Utility
 from models.projects import BALL, STAGES, Project
 from models.users import User
+from models.vocab import is_id
 
 PER_PAGE = (25, 50, 100)
 Coordinator = User.alias("coordinator")
@@ -63,10 +64,10 @@ class PipelineFilter:
         f.flagged = "1" if f.flagged in ("1", "on", "true") else ""
         f.sort = f.sort if f.sort in SORTS else "updated"
         f.dir = "asc" if f.dir == "asc" else "desc"
-        f.ahj = f.ahj if f.ahj.isdigit() else ""
+        f.ahj = f.ahj if is_id(f.ahj) else ""
         f.utility = f.utility.upper() if f.utility and Utility.select().where(
             Utility.code == f.utility.upper()).exists() else ""
-        f.coordinator = f.coordinator if f.coordinator.isdigit() or f.coordinator == "none" else ""
+        f.coordinator = f.coordinator if is_id(f.coordinator) or f.coordinator == "none" else ""
         f.page = _int(args.get("page"), 1, 1, 10**7)
         per_page = _int(args.get("per_page"), 50, 1, 100)
         f.per_page = per_page if per_page in PER_PAGE and str(args.get("per_page")) == str(per_page) else 50

@@ -15,6 +15,7 @@ from models.projects import Project
 from models.sms import SmsMessage
 from models.pipeline import Page
 from models.users import User
+from models.vocab import is_id
 
 CHANNELS = {"in": "Email in", "out": "Email out", "sms": "Texts"}
 SORTS = {"at": "at", "subject": "subject", "party": "party", "state": "state"}
@@ -50,7 +51,7 @@ class InboxFilter:
         f.state = f.state if f.state in STATES else ""
         f.kind = f.kind if f.kind in KINDS else ""
         f.channel = f.channel if f.channel in CHANNELS else ""
-        f.coordinator = f.coordinator if f.coordinator.isdigit() or f.coordinator == "none" else ""
+        f.coordinator = f.coordinator if is_id(f.coordinator) or f.coordinator == "none" else ""
         f.open = "1" if f.open in ("1", "on", "true") else ""
         f.sort = f.sort if f.sort in SORTS else "at"
         f.dir = "asc" if f.dir == "asc" else "desc"

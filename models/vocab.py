@@ -61,3 +61,11 @@ def phone_display(e164: str | None) -> str:
 
 def digits(text: str) -> str:
     return re.sub(r"\D", "", text or "")
+
+
+ID_RE = re.compile(r"[0-9]{1,18}")
+
+
+def is_id(raw) -> bool:
+    """A row id as typed in a URL or form: ASCII digits that fit a 64-bit column ("²".isdigit() is True)."""
+    return isinstance(raw, str) and ID_RE.fullmatch(raw) is not None

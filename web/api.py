@@ -17,6 +17,7 @@ from models import ApiToken, Application, Event, Project, User, checklists, life
 from models.applications import KINDS, file_application
 from models.base import db, today as desk_today, utcnow
 from models.lifecycle import TransitionError
+from models.vocab import is_id
 from web import api_json
 from web.access import require_edit
 from web.projects import EDIT_KEYS, _clean_form as clean_form, _form_values as form_values
@@ -120,7 +121,7 @@ def _int_arg(name: str, default: int, low: int, high: int, errors: dict | None =
     raw = request.args.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not is_id(raw) or not low <= int(raw) <= high:
         if errors is None:
             raise invalid({name: f"must be a whole number from {low} to {high}"})
         errors[name] = f"must be a whole number from {low} to {high}"
@@ -159,7 +160,7 @@ def _project_form(allowed: tuple[str, ...]) -> dict[str, str]:
     errors.update({k: "is not a field you can set" for k in body if k not in allowed})
     if "coordinator" in form and not errors:
         raw = form["coordinator"].strip()
-        if raw and not raw.isdigit():
+        if raw and not is_id(raw):
             user = User.get_or_none((User.email == raw.lower()) & (User.active == True))  # noqa: E712
             if user is None:
                 errors["coordinator"] = f"no active user with email {raw!r}"

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, abort, request, url_for
 
 from models import User, Utility, metrics
 from models.base import today as desk_today
+from models.vocab import is_id
 from web import htmx
 from web.auth import lead_required
 from web.svg_charts import Bar, hbar
@@ -110,7 +111,7 @@ def drill():
         sort = "external_id"
     direction = "asc" if request.args.get("dir", "desc" if sort == "value" else "asc") == "asc" else "desc"
     page_no = request.args.get("page", "1")
-    page = metrics.drill_page(found.items, sort, direction, int(page_no) if page_no.isdigit() else 1, PER_PAGE)
+    page = metrics.drill_page(found.items, sort, direction, int(page_no) if is_id(page_no) else 1, PER_PAGE)
     args = {**f.args(), "metric": metric, "key": key}
     return htmx.render("dashboards/drill.html", "dashboards/_drill_rows.html", f=f, found=found, page=page,
                        sort=sort, direction=direction, args=args)

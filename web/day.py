@@ -8,6 +8,7 @@ from flask import Blueprint, abort, g, redirect, render_template, request, url_f
 
 from models import Application, ChecklistItem, Project, User, day
 from models.base import db, today as desk_today
+from models.vocab import is_id
 from web import htmx
 from web.access import require_edit
 from web.auth import lead_required
@@ -25,7 +26,7 @@ def _who(raw: str | None) -> tuple[User | None, str]:
         return g.user, str(g.user.id)
     if raw == "all":
         return None, "all"
-    user = User.get_or_none(User.id == int(raw)) if raw.isdigit() else None
+    user = User.get_or_none(User.id == int(raw)) if is_id(raw) else None
     return (user, raw) if user else (g.user, str(g.user.id))
 
 
@@ -44,7 +45,7 @@ def _listing(args) -> dict:
     if SORTS.get(sort):
         items.sort(key=SORTS[sort])
     pages = max(1, math.ceil(len(items) / PER_PAGE))
-    page = min(max(1, int(args.get("page", "1")) if str(args.get("page", "1")).isdigit() else 1), pages)
+    page = min(max(1, int(args.get("page", "1")) if is_id(str(args.get("page", "1"))) else 1), pages)
     return {"items": items[(page - 1) * PER_PAGE: page * PER_PAGE], "total": len(items), "page": page,
             "pages": pages, "kinds": kinds, "kind": kind, "q": q, "sort": sort if sort in SORTS else "urgency",
             "who": who, "today": today, "channels": CHANNELS, "kind_labels": day.KINDS,
@@ -144,7 +145,7 @@ def bulk():
 
 
 def _reassign(project_ids: set[int], raw: str) -> None:
-    user = User.get_or_none((User.id == int(raw)) & (User.active == True)) if raw.isdigit() else None  # noqa: E712
+    user = User.get_or_none((User.id == int(raw)) & (User.active == True)) if is_id(raw) else None  # noqa: E712
     if user is None or user.role not in ("coordinator", "lead"):
         raise ValueError("choose the coordinator to hand the projects to")
     with db.atomic():
@@ -186,7 +187,7 @@ def _leads_context(older: int, **extra) -> dict:
 @lead_required
 def reassign():
     """Hand the selected escalated projects to another coordinator."""
-    ids = {int(x) for x in request.form.getlist("projects") if x.isdigit()}
+    ids = {int(x) for x in request.form.getlist("projects") if is_id(x)}
     try:
         if not ids:
             raise ValueError("select at least one project")

@@ -8,6 +8,7 @@ from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, 
 
 from models import ChecklistItem, Document, Project, checklists, documents, prefill
 from models.documents import DocumentError
+from models.vocab import is_id
 from web import htmx
 from web.access import project_or_404, require_edit
 
@@ -55,7 +56,7 @@ def upload(project_id: int):
     raw_item = request.form.get("item_id", "")
     if raw_item:
         item = ChecklistItem.get_or_none((ChecklistItem.id == int(raw_item)) & (ChecklistItem.project == project)) \
-            if raw_item.isdigit() else None
+            if is_id(raw_item) else None
         if item is None:
             abort(404, "no such checklist item on this project")
     files = [f for f in request.files.getlist("files") if f and f.filename]

@@ -20,6 +20,15 @@ def install(app: Flask) -> None:
                                message=f"The upload is larger than the {limit} MB limit per file. "
                                        f"Send large files one at a time, or ask an admin to raise MAX_UPLOAD_MB."), 413
 
+    @app.errorhandler(OverflowError)
+    def _too_big_a_number(exc):
+        # An id beyond 64 bits in a URL (/inbox/99999999999999999999999) names nothing that can exist.
+        from flask import jsonify, request
+        message = "no such record (the number is out of range)"
+        if request.path.startswith("/api/"):
+            return jsonify({"error": {"code": "not_found", "message": message}}), 404
+        return render_template("errors.html", code=404, title="404 Not Found", message=message), 404
+
     @app.errorhandler(HTTPException)
     def _http(exc):
         return render_template("errors.html", code=exc.code, title=f"{exc.code} {exc.name}",

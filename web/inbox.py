@@ -1,10 +1,12 @@
 """The shared inbox: every message in and out, triage (link, accept, assign, handle, re-run), .eml uploads."""
 from __future__ import annotations
 
+import dataclasses
+
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from inbox import triage
-from inbox.intake import intake_from, run_now
+from inbox.intake import enqueue, intake_from, run_now
 from inbox.store import store
 from inbox.watch import mailbox_key
 from models.documents import Document
@@ -13,6 +15,7 @@ from models.places import Utility
 from models.projects import Project
 from models.shared_inbox import CHANNELS, InboxFilter, coordinators, newer_than, page, thread, triage_counts
 from models.users import User
+from models.vocab import is_id
 from web import htmx
 
 bp = Blueprint("inbox", __name__)
@@ -29,7 +32,7 @@ def _mail(mail_id: int) -> InboundMail:
 
 def _version() -> int | None:
     raw = request.form.get("version", "")
-    return int(raw) if raw.isdigit() else None
+    return int(raw) if is_id(raw) else None
 
 
 def _list_context(f: InboxFilter) -> dict:
@@ -57,7 +60,7 @@ def count():
 def new():
     """How many messages arrived after the newest one on the page (polled; the list itself is not reset)."""
     after = request.args.get("after", "")
-    n = newer_than(int(after)) if after.isdigit() else 0
+    n = newer_than(int(after)) if is_id(after) else 0
     args = {k: v for k, v in request.args.items() if k != "after"}
     return render_template("inbox/_new.html", n=n, args=args)
 
@@ -85,10 +88,23 @@ def _answer(mail: InboundMail, done: triage.Done | None = None, error: str = "",
     return redirect(url_for("inbox.show", mail_id=mail.id), 303)
 
 
+def _may_change(*projects) -> None:
+    """Triage that moves a project's applications or mail needs the right to edit that project."""
+    for project in projects:
+        if project is not None and not project.can_edit(g.user):
+            raise triage.Forbidden(f"{project.external_id} is assigned to another coordinator; ask them or a lead")
+
+
+def _project_of(mail: InboundMail):
+    return Project.get_or_none(Project.id == mail.project_id) if mail.project_id else None
+
+
 def _act(mail_id: int, action):
     mail = _mail(mail_id)
     try:
         done = action(mail)
+    except triage.Forbidden as exc:
+        return _answer(mail, error=str(exc), status=403)
     except triage.Conflict as exc:
         return _answer(mail, error=str(exc), status=409)
     except triage.TriageError as exc:
@@ -102,9 +118,10 @@ def link(mail_id: int):
     def action(mail):
         ref = (request.form.get("project") or "").strip()
         project = Project.get_or_none(Project.external_id == ref) or (
-            Project.get_or_none(Project.id == int(ref)) if ref.isdigit() else None)
+            Project.get_or_none(Project.id == int(ref)) if is_id(ref) else None)
         if project is None:
             raise triage.TriageError(f"no project {ref!r}" if ref else "choose a project")
+        _may_change(_project_of(mail), project)
         return triage.link(mail, project, g.user, _version(), intake_from(current_app.config["IXDESK"]))
     return _act(mail_id, action)
 
@@ -112,19 +129,28 @@ def link(mail_id: int):
 @bp.post("/inbox/<int:mail_id>/unlink")
 def unlink(mail_id: int):
     """Take the mail off its project."""
-    return _act(mail_id, lambda mail: triage.unlink(mail, g.user, _version()))
+    def action(mail):
+        _may_change(_project_of(mail))
+        return triage.unlink(mail, g.user, _version())
+    return _act(mail_id, action)
 
 
 @bp.post("/inbox/<int:mail_id>/accept")
 def accept(mail_id: int):
     """Apply the suggested status change as this person."""
-    return _act(mail_id, lambda mail: triage.accept(mail, g.user, _version()))
+    def action(mail):
+        _may_change(_project_of(mail))
+        return triage.accept(mail, g.user, _version())
+    return _act(mail_id, action)
 
 
 @bp.post("/inbox/<int:mail_id>/reject")
 def reject(mail_id: int):
     """Dismiss the suggested change, with a reason."""
-    return _act(mail_id, lambda mail: triage.reject(mail, g.user, request.form.get("reason", ""), _version()))
+    def action(mail):
+        _may_change(_project_of(mail))
+        return triage.reject(mail, g.user, request.form.get("reason", ""), _version())
+    return _act(mail_id, action)
 
 
 @bp.post("/inbox/<int:mail_id>/assign")
@@ -132,7 +158,7 @@ def assign(mail_id: int):
     """Give the mail to a coordinator (or to nobody)."""
     def action(mail):
         raw = request.form.get("user", "")
-        user = User.get_or_none((User.id == int(raw)) & (User.active == True)) if raw.isdigit() else None  # noqa: E712
+        user = User.get_or_none((User.id == int(raw)) & (User.active == True)) if is_id(raw) else None  # noqa: E712
         if raw and user is None:
             raise triage.TriageError("no such active user")
         return triage.assign(mail, user, g.user, _version())
@@ -149,7 +175,7 @@ def handled(mail_id: int):
 @bp.post("/inbox/bulk")
 def bulk():
     """One action on the chosen mail: mark handled, assign, or process again. Each mail on its own."""
-    ids = [int(x) for x in request.form.getlist("ids") if x.isdigit()][:200]
+    ids = [int(x) for x in request.form.getlist("ids") if is_id(x)][:200]
     what = request.form.get("action", "")
     if not ids:
         flash("Choose at least one message.")
@@ -157,24 +183,29 @@ def bulk():
     user = None
     if what == "assign":
         raw = request.form.get("user", "")
-        user = User.get_or_none(User.id == int(raw)) if raw.isdigit() else None
+        user = User.get_or_none((User.id == int(raw)) & (User.active == True)) if is_id(raw) else None  # noqa: E712
+        if raw and user is None:
+            flash("No such active user to assign to.")
+            return redirect(request.referrer or url_for("inbox.index"), 303)
     done, refused = 0, []
-    intake = intake_from(current_app.config["IXDESK"])
     for mail in InboundMail.select().where(InboundMail.id.in_(ids)):
         try:
             if what == "handled":
                 triage.mark_handled(mail, g.user)
             elif what == "assign":
                 triage.assign(mail, user, g.user)
-            elif what == "rerun" and mail.state in FINAL and mail.state != "duplicate":
-                mail.requeue()
-                run_now(mail, intake)
+            elif what == "rerun":
+                _may_change(_project_of(mail))
+                if not mail.requeue():
+                    raise triage.TriageError("duplicate, or being processed right now")
+                enqueue(mail)  # a worker runs it (with its time limit), not this request
             else:
                 raise triage.TriageError("not possible for this message")
             done += 1
         except triage.TriageError as exc:
             refused.append(f"#{mail.id}: {exc}")
-    flash(f"{done} message(s) done." + (f" Not done: {'; '.join(refused[:10])}" if refused else ""))
+    verb = "sent to be processed again" if what == "rerun" else "done"
+    flash(f"{done} message(s) {verb}." + (f" Not done: {'; '.join(refused[:10])}" if refused else ""))
     return redirect(request.referrer or url_for("inbox.index"), 303)
 
 
@@ -190,15 +221,10 @@ def raw(mail_id: int):
 @bp.post("/inbox/<int:mail_id>/rerun")
 def rerun(mail_id: int):
     """Run the pipeline again on the stored copy (after a catalog change, or to retry a quarantined mail)."""
-    mail = _mail(mail_id)
-    if mail.state == "duplicate":
-        return _answer(mail, error="A duplicate is not processed; open the first copy instead.", status=422)
-    if mail.state not in FINAL:
-        return _answer(mail, error="This mail is still being processed; try again in a moment.", status=409)
-    mail.requeue()
-    mail = run_now(mail, intake_from(current_app.config["IXDESK"]))
-    return _answer(mail, triage.Done(mail, f"Processed again: {mail.state_label}" +
-                                     (f" — {mail.reason}" if mail.reason else "")))
+    def action(mail):
+        _may_change(_project_of(mail))
+        return triage.rerun(mail, g.user, intake_from(current_app.config["IXDESK"]), _version())
+    return _act(mail_id, action)
 
 
 @bp.post("/inbox/upload")
@@ -208,7 +234,9 @@ def upload():
     if not files:
         flash("Choose one or more .eml files to upload.")
         return redirect(url_for("inbox.index"), 303)
-    intake, done, refused = intake_from(current_app.config["IXDESK"]), [], []
+    # What a person uploads may suggest changes but never makes them on its own: anyone can write an .eml.
+    intake = dataclasses.replace(intake_from(current_app.config["IXDESK"]), suggest_only=True)
+    done, refused = [], []
     for f in files:
         data = f.read(MAX_EML_MB * 1048576 + 1)
         if not data.strip():
@@ -219,6 +247,9 @@ def upload():
             refused.append(f"{f.filename}: not an email message (no header lines)")
         else:
             stored = store(data, source="upload", mailbox="upload")
+            if stored.created:
+                InboundMail.update(last_action=f"uploaded by {g.user.name} {stored.mail.received_at:%Y-%m-%d %H:%M} UTC"
+                                   ).where(InboundMail.id == stored.mail.id).execute()
             done.append(run_now(stored.mail, intake) if stored.mail.state == "pending" else stored.mail)
     for message in refused:
         flash(message)

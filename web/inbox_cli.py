@@ -75,7 +75,9 @@ def rerun(ids, state):
         query = query.where(InboundMail.id.in_(ids)) if ids else query.where(InboundMail.state == state)
         count = 0
         for mail in query.order_by(InboundMail.id):
-            mail.requeue()
+            if not mail.requeue():
+                click.echo(f"#{mail.id}: being processed right now; skipped")
+                continue
             mail = run_now(mail, _intake())
             click.echo(f"#{mail.id}: {mail.state} {mail.reason}".rstrip())
             count += 1

@@ -5,6 +5,7 @@ from flask import Blueprint, current_app, g, request
 
 from models import Application, Document, OutboundMessage, Project
 from models.messages import ROLES, add_contact, contacts_for
+from models.vocab import is_id
 from outbox import compose
 from web import htmx
 from web.access import editable_project
@@ -37,7 +38,7 @@ def _panel(project: Project, status: int = 200, **extra):
 
 def _context_for(project: Project, application_id: str):
     app = Application.get_or_none((Application.id == int(application_id)) & (Application.project == project)) \
-        if (application_id or "").isdigit() else None
+        if is_id((application_id or "")) else None
     return app, compose.context(project, app, g.user, current_app.config["IXDESK"].installer)
 
 
@@ -65,7 +66,7 @@ def panel(project_id: int):
 def _replied_mail(project: Project, raw: str):
     """The inbound mail of this project being answered (None when absent or someone else's)."""
     from models.inbound import InboundMail
-    if not (raw or "").isdigit():
+    if not is_id((raw or "")):
         return None
     return InboundMail.get_or_none((InboundMail.id == int(raw)) & (InboundMail.project == project))
 
@@ -75,7 +76,7 @@ def _form() -> dict:
             "reply_to": request.form.get("reply_to", ""),
             "to": request.form.getlist("to"), "subject": request.form.get("subject", ""),
             "body": request.form.get("body", ""), "attach": [int(x) for x in request.form.getlist("attach")
-                                                            if x.isdigit()]}
+                                                            if is_id(x)]}
 
 
 @bp.post("/projects/<int:project_id>/compose/preview")
@@ -110,7 +111,7 @@ def send(project_id: int):
     project = _project(project_id)
     form = _form()
     app = Application.get_or_none((Application.id == int(form["application"])) & (Application.project == project)) \
-        if form["application"].isdigit() else None
+        if is_id(form["application"]) else None
     reply = _replied_mail(project, form["reply_to"])
     try:
         msg = compose.queue(project, form["to"], form["subject"], form["body"], actor=g.user, template=form["template"],
@@ -134,7 +135,7 @@ def call(project_id: int):
     project = _project(project_id)
     f = request.form
     raw = f.get("contact", "")
-    contact = Contact.get_or_none(Contact.id == int(raw)) if raw.isdigit() else None
+    contact = Contact.get_or_none(Contact.id == int(raw)) if is_id(raw) else None
     try:
         follow = dt.date.fromisoformat(f["follow_up_on"]) if f.get("follow_up_on") else None
         log_call(project, g.user, contact, f.get("direction", ""), f.get("outcome", ""), f.get("notes", ""), follow)

@@ -15,6 +15,7 @@ from models.project_fields import DATE_FIELDS, FLAG_FIELDS, clean_project
 from models.project_import import COLUMNS
 from models.projects import BALL, STAGES
 from models.vocab import PRODUCT_TYPES
+from models.vocab import is_id
 from web import htmx
 from web.access import project_or_404, require_edit
 from web.auth import lead_required
@@ -179,7 +180,7 @@ def _clean_form(form, project: Project | None) -> tuple[dict, dict]:
         values["stage"] = stage
     if g.user.is_lead and "coordinator" in form:
         raw = form.get("coordinator", "")
-        user = User.get_or_none((User.id == int(raw)) & (User.active == True)) if raw.isdigit() else None  # noqa: E712
+        user = User.get_or_none((User.id == int(raw)) & (User.active == True)) if is_id(raw) else None  # noqa: E712
         if raw and user is None:
             errors["coordinator"] = "choose an active coordinator"
         values["coordinator"] = user

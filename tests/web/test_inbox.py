@@ -36,7 +36,11 @@ def test_upload_runs_the_pipeline_and_shows_why(client, users):
     assert resp.headers["Location"].endswith(f"/inbox/{mail.id}")
     page = client.get(f"/inbox/{mail.id}").get_data(as_text=True)
     assert "Utility notice" in page and "deficiency notice" in page and p.external_id in page
-    assert "reference" in page and "SUBMITTED → DEFICIENT" in page
+    assert "uploaded by Maria Ortiz" in page and "SUBMITTED → DEFICIENT" in page
+    # Anyone can write an .eml: an uploaded notice only suggests; a person confirms it.
+    assert mail.state == "needs_review" and "someone must confirm" in mail.reason
+    assert Application.get(Application.project == p).status == "SUBMITTED"
+    client.post(f"/inbox/{mail.id}/accept", data={"version": InboundMail.get_by_id(mail.id).version})
     assert Application.get(Application.project == p).status == "DEFICIENT"
     # The project's timeline links back to the mail.
     assert f"/inbox/{mail.id}" in client.get(f"/projects/{p.id}").get_data(as_text=True)

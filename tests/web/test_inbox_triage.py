@@ -241,3 +241,51 @@ def test_reply_from_the_inbox_threads_with_the_mail(client, users):
     client.post(f"/projects/{other.id}/compose/send", headers=HX, data={
         "to": ["x@example.org"], "subject": "hi", "body": "x", "reply_to": mail.id})
     assert OutboundMessage.select().where(OutboundMessage.project == other).get().in_reply_to is None
+
+
+def test_triage_respects_who_may_change_a_project(app, users):
+    james = app.test_client()
+    login(james, users["james"])
+    p, application, mail = needs_review_mail()
+    p.coordinator = users["maria"]
+    p.save()
+    resp = james.post(f"/inbox/{mail.id}/accept", data={"version": mail.version}, headers=HX)
+    assert resp.status_code == 403 and "assigned to another coordinator" in resp.get_data(as_text=True)
+    assert Application.get_by_id(application.id).status == "METER_INSTALLED"
+    stray = ingest(message("x@example.org", "hello", "text", 80))
+    assert james.post(f"/inbox/{stray.id}/link", data={"project": p.external_id}, headers=HX).status_code == 403
+    assert james.post(f"/inbox/{mail.id}/rerun", data={}, headers=HX).status_code == 403
+    assert InboundMail.get_by_id(stray.id).project_id is None
+    # Assigning and marking handled are triage anyone may do.
+    assert james.post(f"/inbox/{mail.id}/handled", data={}, headers=HX).status_code == 200
+
+
+def test_a_notice_with_only_a_reply_token_from_a_utility_domain_is_a_suggestion(db):
+    """From headers are easy to forge and customers see reply tokens: the notice must name the application."""
+    p = make_project()
+    app = Application.create(project=p, kind="utility_part1", status="SUBMITTED", reference_number="PGE-INT-300123456")
+    forged = ingest(message("noreply@pge.com", f"Application approved {tokens.subject_tag(p.id)}",
+                            "Your application has been approved.", 81))
+    assert forged.state == "needs_review" and "not corroborated" in forged.reason
+    assert Application.get_by_id(app.id).status == "SUBMITTED"
+    real = ingest(message("noreply@pge.com", "Application PGE-INT-300123456 approved",
+                          "Your application has been approved.", 82))
+    assert real.state == "processed" and Application.get_by_id(app.id).status == "APPROVED_TO_INSTALL"
+
+
+def test_process_again_with_a_stale_page_is_refused_and_bulk_goes_to_a_worker(client, users, worker):
+    import time
+    login(client, users["lead"])
+    mail = ingest(message("x@example.org", "hello", "text", 83))
+    seen = mail.version
+    assert client.post(f"/inbox/{mail.id}/rerun", data={"version": seen}, headers=HX).status_code == 200
+    stale = client.post(f"/inbox/{mail.id}/rerun", data={"version": seen}, headers=HX)
+    assert stale.status_code == 409 and "Lee Lead processed it again" in stale.get_data(as_text=True)
+    resp = client.post("/inbox/bulk", data={"ids": [mail.id], "action": "rerun"})
+    assert resp.status_code == 303
+    deadline = time.monotonic() + 20
+    while InboundMail.get_by_id(mail.id).state in ("pending", "processing"):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert InboundMail.get_by_id(mail.id).state == "unmatched"
+    assert "sent to be processed again" in client.get("/inbox").get_data(as_text=True)
