@@ -84,6 +84,10 @@ def queue(project: Project, phone: str, body: str, actor: User | None) -> SmsMes
     if opted_out(e164):
         raise SmsError(f"{vocab.phone_display(e164)} answered STOP; they must text START before we can text them")
     contact = Contact.get_or_none((Contact.project == project) & (Contact.phone == e164))
+    if contact is None and e164 != project.customer_phone:
+        # Only the project's own numbers: a tampered form must not turn the desk into a texting service.
+        raise SmsError(f"{vocab.phone_display(e164)} is not a number of this project's customer or contacts; "
+                       f"add the contact first")
     with db.atomic():
         sms = SmsMessage.create(project=project, contact=contact, phone=e164, body=body, created_by=actor)
         Event.record(project, "sms", actor, summary=f"Text queued to {vocab.phone_display(e164)}", body=body,

@@ -51,6 +51,29 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+def internal_address(host: str) -> str | None:
+    """The first address of host that is loopback, private, link-local (cloud metadata) or reserved, if any.
+
+    Webhooks would otherwise let an admin's URL (or a DNS record that changes later) reach services inside
+    the network. Set WEBHOOK_ALLOW_PRIVATE=1 for receivers on the company's own network.
+    """
+    import ipaddress
+    import os
+    import socket
+    if os.environ.get("WEBHOOK_ALLOW_PRIVATE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return None
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        return None  # unresolvable now: the delivery fails with the resolver's message instead
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if (address.is_private or address.is_loopback or address.is_link_local or address.is_reserved or
+                address.is_multicast or address.is_unspecified):
+            return str(address)
+    return None
+
+
 def check_url(url: str) -> str:
     url = (url or "").strip()
     parsed = urlparse(url)
@@ -60,6 +83,10 @@ def check_url(url: str) -> str:
         raise WebhookError("the URL is longer than 2000 characters")
     if any(c.isspace() for c in url):
         raise WebhookError("the URL contains spaces")
+    internal = internal_address(parsed.hostname)
+    if internal:
+        raise WebhookError(f"{parsed.hostname} points at an internal address ({internal}); webhooks go to outside "
+                           f"receivers (WEBHOOK_ALLOW_PRIVATE=1 allows the company's own network)")
     return url
 
 

@@ -33,13 +33,17 @@ _opener = urllib.request.build_opener(_NoRedirects)
 
 def post(url: str, body: bytes, headers: dict[str, str], timeout: float = TIMEOUT_SECONDS) -> tuple[int | None, str]:
     """POST body; returns (status code or None, error text, empty when the receiver answered 2xx)."""
+    from urllib.parse import urlparse
+    internal = webhooks.internal_address(urlparse(url).hostname or "")
+    if internal:  # checked again at send time: a DNS record may have changed since the hook was registered
+        return None, f"refused: the receiver's name now points at an internal address ({internal})"
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
         with _opener.open(request, timeout=timeout) as resp:
             return resp.status, ""
     except urllib.error.HTTPError as exc:
-        snippet = exc.read(300).decode("utf-8", "replace").strip()
-        return exc.code, f"HTTP {exc.code} {exc.reason}" + (f": {snippet}" if snippet else "")
+        # The status line only: a response body is the receiver's business, and must not leak into our log.
+        return exc.code, f"HTTP {exc.code} {exc.reason}"
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         return None, f"{type(reason).__name__}: {reason}"

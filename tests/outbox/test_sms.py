@@ -176,3 +176,12 @@ def test_text_validation_keeps_the_input(client, users):
 
 def test_webhook_is_off_unless_twilio_is_the_backend(client):
     assert client.post("/sms/twilio", data={"From": "+14155550123", "Body": "hi"}).status_code == 404
+
+
+def test_only_the_projects_own_numbers_can_be_texted(db, users):
+    p = make_project(customer_phone="+14155550123")
+    with pytest.raises(SmsError, match="not a number of this project"):
+        queue(p, "+14155550999", "Hello", users["maria"])
+    from models.messages import add_contact
+    add_contact(p, "Rita", "utility", "rita@pge.com", "+14155550999")
+    assert queue(p, "+14155550999", "Hello", users["maria"]).contact.name == "Rita"

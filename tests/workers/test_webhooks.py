@@ -57,6 +57,12 @@ class Receiver:
         self.server.server_close()
 
 
+@pytest.fixture(autouse=True)
+def local_receivers_allowed(monkeypatch):
+    """The receivers here listen on 127.0.0.1, standing in for outside ones."""
+    monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE", "1")
+
+
 @pytest.fixture
 def receiver():
     r = Receiver()
@@ -235,3 +241,15 @@ def test_only_admins_reach_the_webhook_pages(client, users, who):
     assert Webhook.select().count() == 1 and Webhook.get().active
     client.post("/logout")
     assert client.get("/admin/webhooks").status_code == 302  # not signed in: the login page
+
+
+def test_internal_addresses_are_refused_unless_allowed(db, users, monkeypatch):
+    from models.webhooks import Webhook, WebhookError
+    from workers.webhook_actors import post
+    monkeypatch.delenv("WEBHOOK_ALLOW_PRIVATE")
+    for url in ("http://127.0.0.1:8080/x", "http://localhost/x", "http://169.254.169.254/latest/meta-data/",
+                "http://[::1]/x", "http://10.1.2.3/x"):
+        with pytest.raises(WebhookError, match="internal address"):
+            Webhook.register(url, ["status_changed"], users["admin"])
+    status, error = post("http://127.0.0.1:9/x", b"{}", {})
+    assert status is None and "internal address" in error  # checked again when sending (DNS can change)
