@@ -181,6 +181,10 @@ def _run(mail: InboundMail, parsed: ParsedMail, intake: Intake, r: Result) -> No
         r.match = Match(mail.project_id, "person", 1.0, "linked by a person", [], _identifiers(parsed, patterns))
     else:
         r.match = match(parsed, patterns)
+        refused = set(mail.decided("not_projects"))
+        if r.match.project_id in refused:  # a person unlinked it from there: a re-run must not link it back
+            r.match = Match(None, "", 0.0, "a person unlinked it from the project it names",
+                            [s for s in r.match.suggestions if s["project_id"] not in refused], r.match.references)
     m = r.match
     r.step("match", f"{m.method} ({m.confidence:.2f}): {m.why}" if m.project_id else m.why)
     project = m.project
@@ -227,6 +231,9 @@ def _run(mail: InboundMail, parsed: ParsedMail, intake: Intake, r: Result) -> No
 def _notice(mail, parsed, project, plan, reading, m, r: Result, intake: Intake, authority: Authority) -> None:
     cause = {"inbound_id": mail.id, "message_id": mail.message_id, "notice": plan.notice, "rule": reading.why,
              "confidence": reading.confidence, "matched_by": m.method}
+    if {"application": plan.kind, "to": plan.to} in mail.decided("rejected"):
+        r.step("apply", f"a person rejected {plan.kind} -> {plan.to} for this mail before: nothing suggested")
+        return
     if plan.already:
         r.step("apply", f"{plan.application.kind_label} is already {plan.application.status_label}")
         plan.application.log_contact(None, "email", f"{plan.notice.replace('_', ' ')} notice again: {parsed.subject}")

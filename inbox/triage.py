@@ -61,9 +61,10 @@ def link(mail: InboundMail, project: Project, actor: User, seen_version: int | N
         raise TriageError(f"the mail is already on {project.external_id}")
     with db.atomic():
         state = "processed" if mail.state == "unmatched" else mail.state
+        decisions = dict(mail.decisions or {}, not_projects=[i for i in mail.decided("not_projects") if i != project.id])
         mail = _claim(mail, seen_version, actor, f"linked it to {project.external_id}", project=project,
                       matched_by="person", confidence=1.0, suggestions=None, state=state,
-                      reason="" if state != mail.state else mail.reason)
+                      reason="" if state != mail.state else mail.reason, decisions=decisions)
         _move_event(mail, project)
         Event.record(project, "email", actor, summary=f"Mail linked by hand: {mail.subject}"[:250],
                      data={"inbound_id": mail.id})
@@ -82,8 +83,9 @@ def unlink(mail: InboundMail, actor: User, seen_version: int | None = None) -> D
         raise TriageError("the mail is not linked to a project")
     old = Project.get_by_id(mail.project_id)
     with db.atomic():
+        decisions = dict(mail.decisions or {}, not_projects=sorted({*mail.decided("not_projects"), old.id}))
         mail = _claim(mail, seen_version, actor, f"unlinked it from {old.external_id}", project=None,
-                      matched_by="", confidence=None, state="unmatched", suggested_change=None)
+                      matched_by="", confidence=None, state="unmatched", suggested_change=None, decisions=decisions)
         if mail.event_id:
             Event.delete().where(Event.id == mail.event_id).execute()
         Event.record(old, "email", actor, summary=f"Mail unlinked (it was not about this project): {mail.subject}"[:250],
@@ -145,9 +147,11 @@ def reject(mail: InboundMail, actor: User, reason: str, seen_version: int | None
     reason = (reason or "").strip()
     if not reason:
         raise TriageError("say why the suggestion is wrong (it helps tune the rules)")
+    s = mail.suggested_change
+    rejected = [*mail.decided("rejected"), {"application": s.get("application"), "to": s.get("to")}]
     mail = _claim(mail, seen_version, actor, "rejected the suggested change", state="processed",
                   reason=f"suggestion rejected: {reason}"[:2000], suggested_change=None, handled_by=actor,
-                  handled_at=utcnow())
+                  handled_at=utcnow(), decisions=dict(mail.decisions or {}, rejected=rejected))
     return Done(mail, "Suggestion rejected; nothing changed")
 
 

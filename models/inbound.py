@@ -82,6 +82,8 @@ class InboundMail(BaseModel):
     # Bumped by every person's action: an action names the version it saw, so two people acting at
     # once are told about each other instead of silently overwriting.
     version = IntegerField(default=1)
+    # What people decided that a re-run must respect: {"not_projects": [ids], "rejected": [{application, to}]}.
+    decisions = JSONField(null=True)
     last_action = CharField(default="")  # "Lee Lead linked it to 3758PATE 2026-11-28 11:30 UTC"
 
     class Meta:
@@ -90,6 +92,9 @@ class InboundMail(BaseModel):
     @property
     def state_label(self) -> str:
         return STATES.get(self.state, self.state)
+
+    def decided(self, name: str) -> list:
+        return list((self.decisions or {}).get(name, []))
 
     @property
     def kind_label(self) -> str:

@@ -289,3 +289,22 @@ def test_process_again_with_a_stale_page_is_refused_and_bulk_goes_to_a_worker(cl
         time.sleep(0.05)
     assert InboundMail.get_by_id(mail.id).state == "unmatched"
     assert "sent to be processed again" in client.get("/inbox").get_data(as_text=True)
+
+
+def test_re_runs_respect_what_people_decided(client, users):
+    login(client, users["lead"])
+    p, app, mail = needs_review_mail()
+    client.post(f"/inbox/{mail.id}/reject", data={"reason": "not this house"})
+    client.post(f"/inbox/{mail.id}/rerun", data={})
+    mail = InboundMail.get_by_id(mail.id)
+    assert mail.suggested_change is None and mail.state == "processed"
+    assert any("rejected" in t["verdict"] for t in mail.trace)
+    other = make_project()
+    tokened = ingest(message("x@example.org", f"About {tokens.subject_tag(other.id)}", "text", 90))
+    client.post(f"/inbox/{tokened.id}/unlink", data={})
+    client.post(f"/inbox/{tokened.id}/rerun", data={})
+    tokened = InboundMail.get_by_id(tokened.id)
+    assert (tokened.project_id, tokened.state) == (None, "unmatched")
+    client.post(f"/inbox/{tokened.id}/link", data={"project": other.external_id})
+    assert InboundMail.get_by_id(tokened.id).project_id == other.id  # a person may link it back
+    assert Application.get_by_id(app.id).status == "METER_INSTALLED"
