@@ -25,7 +25,6 @@ from models.events import Event
 from models.inbound import InboundMail
 from models.lifecycle import TERMINAL
 from models.messages import Contact, OutboundMessage, contacts_for
-from models.places import Utility
 
 log = logging.getLogger(__name__)
 AHJ_DOMAINS = (".gov", "solarapp.nrel.gov", "solarapp.org")

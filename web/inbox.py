@@ -10,7 +10,7 @@ from inbox.intake import enqueue, intake_from, run_now
 from inbox.store import store
 from inbox.watch import mailbox_key
 from models.documents import Document
-from models.inbound import FINAL, KINDS, STATES, InboundMail
+from models.inbound import KINDS, STATES, InboundMail
 from models.places import Utility
 from models.projects import Project
 from models.shared_inbox import CHANNELS, InboxFilter, coordinators, newer_than, page, thread, triage_counts
