@@ -32,3 +32,15 @@ def make_project(**fields) -> Project:
     project.refresh_rollups()
     project.save()
     return project
+
+
+def wait_for_state(model, row_id: int, states, timeout: float = 20.0):
+    """The row once a worker has moved it into one of `states` (fails after `timeout` seconds)."""
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = model.get_by_id(row_id)
+        if row.state in states:
+            return row
+        time.sleep(0.05)
+    raise AssertionError(f"{model.__name__} {row_id} stuck in {model.get_by_id(row_id).state}")

@@ -11,7 +11,7 @@ from models.messages import add_contact
 from models.catalog_ref import current
 from outbox import compose
 from tests import files, smtp
-from tests.factories import make_project
+from tests.factories import make_project, wait_for_state
 
 
 @pytest.fixture
@@ -93,14 +93,8 @@ def test_threading_headers_and_automatic_reminders(db, users):
         compose.queue(p, ["rep@utility.example"], "x", "y", actor=None, automatic=True)
 
 
-def wait_state(msg_id, states, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        msg = OutboundMessage.get_by_id(msg_id)
-        if msg.state in states:
-            return msg
-        time.sleep(0.05)
-    raise AssertionError(f"message {msg_id} stuck in {OutboundMessage.get_by_id(msg_id).state}")
+def wait_state(row_id, states, timeout=20):
+    return wait_for_state(OutboundMessage, row_id, states, timeout)
 
 
 def test_delivery_over_smtp_with_attachments_and_a_retry(db, users, server, worker):

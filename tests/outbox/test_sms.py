@@ -13,7 +13,7 @@ import pytest
 from models import Event
 from models.sms import SmsMessage, SmsOptOut, SmsError, queue
 from tests.conftest import login, overrides
-from tests.factories import make_project
+from tests.factories import make_project, wait_for_state
 
 SID, TOKEN, OUR_NUMBER = "AC" + "1" * 32, "test-auth-token", "+14155550199"
 
@@ -62,14 +62,8 @@ def twilio(monkeypatch):
     fake.stop()
 
 
-def wait_state(sms_id, states, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        sms = SmsMessage.get_by_id(sms_id)
-        if sms.state in states:
-            return sms
-        time.sleep(0.05)
-    raise AssertionError(f"text {sms_id} stuck in {SmsMessage.get_by_id(sms_id).state}")
+def wait_state(row_id, states, timeout=20):
+    return wait_for_state(SmsMessage, row_id, states, timeout)
 
 
 def test_console_backend_records_and_the_timeline_shows_it(client, users, worker):

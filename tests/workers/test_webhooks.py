@@ -14,7 +14,7 @@ import pytest
 from models import Application, InboundMail, Webhook, WebhookDelivery, webhooks
 from models.base import db as proxy
 from tests.conftest import login
-from tests.factories import make_project
+from tests.factories import make_project, wait_for_state
 
 HX = {"HX-Request": "true"}
 
@@ -85,14 +85,8 @@ def verified(request: dict, secret: str) -> dict:
     return json.loads(request["body"])
 
 
-def wait_state(delivery_id: int, states: tuple[str, ...], timeout: float = 20.0) -> WebhookDelivery:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        delivery = WebhookDelivery.get_by_id(delivery_id)
-        if delivery.state in states:
-            return delivery
-        time.sleep(0.05)
-    raise AssertionError(f"delivery {delivery_id} stuck in {WebhookDelivery.get_by_id(delivery_id).state}")
+def wait_state(row_id, states, timeout=20):
+    return wait_for_state(WebhookDelivery, row_id, states, timeout)
 
 
 def test_a_status_change_is_posted_signed(db, users, receiver, worker):
