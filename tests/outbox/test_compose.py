@@ -1,7 +1,6 @@
 """Outbound email: templates, tokens, threading headers, header safety, and delivery over real SMTP."""
 from __future__ import annotations
 
-import time
 
 import pytest
 
