@@ -92,7 +92,10 @@ class ChecklistItem(BaseModel):
         """A reminder went to the customer; the next one falls due at the following step (2, 5, 10 BD)."""
         with db.atomic():
             self.reminders_sent += 1
-            self.next_reminder_on = clocks.next_reminder(self.requested_on, self.reminders_sent)
+            # A late reminder (the schedule's step already passed) must not fall due again the same day.
+            from models import business_days
+            self.next_reminder_on = max(clocks.next_reminder(self.requested_on, self.reminders_sent),
+                                        business_days.add(desk_today(), 1))
             self.save()
             Event.record(self.project, "contact", actor, summary=f"Reminded customer ({channel}): {self.label}",
                          body=(note or "").strip(), data={"channel": channel, "reminder": self.reminders_sent})
