@@ -10,6 +10,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 import config
+from models import tokens
 from catalog import CatalogError
 from models.base import connect, db
 from web.htmx import htmx
@@ -37,6 +38,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         **settings.extra,
     )
     configure_logging(settings)
+    tokens.configure(settings.token_keys)
     connect_database(app, settings)
     check_catalog(settings)
     csrf.init_app(app)

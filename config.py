@@ -47,6 +47,14 @@ class Config:
     inbox_urls: tuple[str, ...] = ()
     installer: dict = field(default_factory=dict)  # name, license, phone, email: prefilled into utility forms
     api_rate_limit: int = 120  # JSON API requests per token per minute
+    # Reply-token keys, current first (TOKEN_KEYS; else derived from SECRET_KEY): web and workers alike.
+    token_keys: tuple[str, ...] = ()
+    # Sender authentication (RFC 8601): whose Authentication-Results count, whose ARC seals, DKIM key lookups.
+    mail_authserv_ids: tuple[str, ...] = ()
+    mail_receiving_hosts: tuple[str, ...] = ()
+    arc_trusted_sealers: tuple[str, ...] = ()
+    mail_dns: str = ""
+    mail_verify_dkim: bool = True
     # Start the in-process Dramatiq worker (embedded mode only).
     embedded_worker: bool = True
     testing: bool = False
@@ -230,6 +238,43 @@ def _catalog_dir(env: dict) -> Path | None:
     return path.resolve()
 
 
+HOSTNAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+
+
+def _hosts(env: dict, name: str) -> tuple[str, ...]:
+    hosts = tuple(h.lower().rstrip(".") for h in re.split(r"[\s,]+", env.get(name, "").strip()) if h)
+    for host in hosts:
+        if not HOSTNAME.match(host):
+            raise ConfigError(f"{name}: {host!r} is not a host or domain name such as mx.example.com")
+    return hosts
+
+
+def _mail_dns(env: dict) -> str:
+    raw = env.get("MAIL_DNS", "").strip()
+    if raw.startswith("file:"):
+        if not Path(raw[5:]).is_file():
+            raise ConfigError(f"MAIL_DNS: {raw[5:]!r} is not a file (expected file:records.json)")
+        return raw
+    if raw and not re.match(r"^(\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?|[0-9a-fA-F:]+)$", raw):
+        raise ConfigError(f"MAIL_DNS: {raw!r} is not a resolver address such as 127.0.0.53 or 10.0.0.2:53")
+    return raw
+
+
+def _token_keys(env: dict, secret: str) -> tuple[str, ...]:
+    """TOKEN_KEYS (comma-separated, current first), else one key derived from SECRET_KEY."""
+    import hashlib
+    import hmac
+    keys = tuple(k for k in re.split(r"[\s,]+", env.get("TOKEN_KEYS", "").strip()) if k)
+    for key in keys:
+        if len(key) < 16:
+            raise ConfigError("TOKEN_KEYS: each key must be at least 16 characters")
+    if keys:
+        return keys
+    if not secret:
+        return ()
+    return (hmac.new(secret.encode(), b"ixdesk reply tokens", hashlib.sha256).hexdigest(),)
+
+
 def load(env: dict | None = None, overrides: dict | None = None, web: bool = True) -> Config:
     """Read and validate every setting, then apply overrides; raises ConfigError naming the bad variable.
 
@@ -244,10 +289,13 @@ def load(env: dict | None = None, overrides: dict | None = None, web: bool = Tru
         raise ConfigError(f"LOG_LEVEL: expected one of {', '.join(LOG_LEVELS)}, got {level!r}")
     storage = Path(env.get("STORAGE_DIR", "").strip() or VAR_DIR / "storage")
     namespace = env.get("BROKER_NAMESPACE", "ixdesk").strip() or "ixdesk"
+    secret = overrides.get("secret_key") or (_secret_key(env, embedded) if web else env.get("SECRET_KEY", ""))
+    # Workers check reply tokens: in the embedded mode they share the web's generated key file.
+    token_secret = secret or (_secret_key(env, embedded) if embedded else "")
     return Config(
         database_url=_database_url(env),
         broker_url=broker_url,
-        secret_key=overrides.get("secret_key") or (_secret_key(env, embedded) if web else env.get("SECRET_KEY", "")),
+        secret_key=secret,
         storage_dir=storage.resolve(),
         log_level=level,
         broker_namespace=namespace,
@@ -266,6 +314,12 @@ def load(env: dict | None = None, overrides: dict | None = None, web: bool = Tru
         installer={k: env.get(f"INSTALLER_{k.upper()}", "").strip()[:200] for k in ("name", "license", "phone", "email")},
         api_rate_limit=_int(env, "API_RATE_LIMIT", 120, 1, 100_000),
         embedded_worker=embedded,
+        token_keys=_token_keys(env, token_secret),
+        mail_authserv_ids=_hosts(env, "MAIL_AUTHSERV_ID"),
+        mail_receiving_hosts=_hosts(env, "MAIL_RECEIVING_HOSTS"),
+        arc_trusted_sealers=_hosts(env, "ARC_TRUSTED_SEALERS"),
+        mail_dns=_mail_dns(env),
+        mail_verify_dkim=_bool(env, "MAIL_VERIFY_DKIM", True),
     ).with_overrides(overrides)
 
 

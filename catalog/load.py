@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from catalog.model import (
-    APPLICATIONS, DATE_BASES, FACTS, GATES, NOTICE_FOR_STATUS, NOTICE_TYPES, STATUSES, Catalog, Condition, DocType, Fee, Form,
+    APPLICATIONS, AUTHORITIES, SENDER_KINDS, AhjEntry, Sender, DATE_BASES, FACTS, GATES, NOTICE_FOR_STATUS, NOTICE_TYPES, STATUSES, Catalog, Condition, DocType, Fee, Form,
     NoticePhrase, PermitSet, Portal, ProductType, Program, ReferencePattern, Rule, Sla, Tier,
     Utility, UtilityProgram, lookup_keys,
 )
@@ -21,6 +21,7 @@ US_STATES = frozenset(
     "NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR".split()
 )
 CODE = re.compile(r"[A-Z][A-Z0-9_]*")
+DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 PROGRAM_KINDS = ("tariff", "incentive")
 
 
@@ -186,6 +187,8 @@ class _Loader:
             forms=self.forms,
             permit_sets=permit_sets,
             notice_phrases=self._generic_phrases(),
+            senders=self._senders(),
+            ahjs=self._ahjs(),
             names=self._names(utilities.values()),
         )
 
@@ -567,11 +570,78 @@ class _Loader:
             p.entry = f"phrase '{text}'"
             authority = p.text("authority", default="any")
             _check_choice(p, "notice", notice, tuple(NOTICE_TYPES))
-            _check_choice(p, "authority", authority, ("utility", "ahj", "any"))
+            _check_choice(p, "authority", authority, (*AUTHORITIES, "any"))
             p.done()
             phrases.append(NoticePhrase(phrase=text.casefold(), notice=notice, authority=authority))
         t.done()
         return tuple(phrases)
+
+    def _domains(self, t: _Table, key: str = "domains") -> tuple[str, ...]:
+        domains = tuple(d.lower() for d in t.texts(key))
+        for d in domains:
+            if not DOMAIN.fullmatch(d):
+                t.error(f"'{d}' is not a mail domain such as example.com (no wildcards or patterns)")
+        return domains
+
+    def _senders(self) -> dict[str, Sender]:
+        path = self.root / "senders.toml"
+        if not path.exists():
+            return {}
+        t = self._read(path)
+        out: dict[str, Sender] = {}
+        for entry in t.tables("senders"):
+            s = t.child(entry, "sender")
+            code = s.text("code", required=True)
+            s.entry = f"sender '{code}'"
+            _check_code(s, code)
+            sender = Sender(code=code, name=s.text("name", required=True), kind=s.text("kind", required=True),
+                            domains=self._domains(s), source=s.text("source", required=True),
+                            authority=s.text("authority"), programs=s.texts("programs"),
+                            utilities=s.texts("utilities"), note=s.text("note"),
+                            verified=bool(s.flag("verified", True)))
+            _check_choice(s, "kind", sender.kind, tuple(SENDER_KINDS))
+            _check_choice(s, "authority", sender.authority, AUTHORITIES)
+            if sender.kind != "general" and not sender.authority:
+                s.error("a platform or program administrator must name the authority whose notices it carries")
+            if not sender.domains:
+                s.error("a sender needs at least one domain")
+            for program in sender.programs:
+                if program not in self.programs:
+                    s.error(f"unknown program '{program}'")
+            _check_url(s, sender.source)
+            s.done()
+            if code in out:
+                s.error(f"duplicate code '{code}'")
+            out[code] = sender
+        t.done()
+        return out
+
+    def _ahjs(self) -> dict[tuple[str, str], AhjEntry]:
+        path = self.root / "ahjs.toml"
+        if not path.exists():
+            return {}
+        t = self._read(path)
+        senders = self._senders() if (self.root / "senders.toml").exists() else {}
+        out: dict[tuple[str, str], AhjEntry] = {}
+        for entry in t.tables("ahjs"):
+            a = t.child(entry, "ahj")
+            name = " ".join(a.text("name", required=True).split())
+            a.entry = f"ahj '{name}'"
+            ahj = AhjEntry(name=name, state=a.text("state", required=True).upper(), domains=self._domains(a),
+                           source=a.text("source", required=True), portals=a.texts("portals"),
+                           note=a.text("note"), verified=bool(a.flag("verified", True)))
+            _check_states(a, (ahj.state,))
+            _check_url(a, ahj.source)
+            for portal in ahj.portals:
+                if portal not in senders:
+                    a.error(f"unknown portal '{portal}' (not a sender in senders.toml)")
+            a.done()
+            key = (name.casefold(), ahj.state)
+            if key in out:
+                a.error("duplicate AHJ (same name and state)")
+            out[key] = ahj
+        t.done()
+        return out
 
     def _names(self, utilities: Iterable[Utility]) -> dict[str, str]:
         names: dict[str, str] = {}

@@ -41,6 +41,17 @@ NOTICE_TYPES = {
     "permit_issued": "APPROVED_TO_INSTALL",
     "pto_granted": "PTO_GRANTED",
     "reservation_confirmed": "APPROVED_TO_INSTALL",
+    "payment_issued": "PTO_GRANTED",
+    "cured": "RESUBMITTED",
+    "cancelled": "CANCELLED",
+    "withdrawn": "WITHDRAWN",
+}
+# Who may send a notice: the utility, the AHJ, an incentive program's administrator.
+AUTHORITIES = ("utility", "ahj", "program")
+SENDER_KINDS = {
+    "platform": "a service many organisations send through: its mail must name the application's reference",
+    "program_admin": "an incentive program's administrator",
+    "general": "a general-purpose service anyone can use (e-signature, file sharing): its mail only suggests",
 }
 # A utility's phrase names a status; the notice it stands for, when the status alone says it.
 NOTICE_FOR_STATUS = {
@@ -266,6 +277,35 @@ class Utility:
 
 
 @dataclass(frozen=True)
+class Sender:
+    """An organisation that sends notices for (or instead of) utilities and AHJs (senders.toml)."""
+
+    code: str
+    name: str
+    kind: str  # platform | program_admin | general
+    domains: tuple[str, ...]
+    source: str
+    authority: str = ""  # utility | ahj | program (empty for general services)
+    programs: tuple[str, ...] = ()
+    utilities: tuple[str, ...] = ()
+    note: str = ""
+    verified: bool = True
+
+
+@dataclass(frozen=True)
+class AhjEntry:
+    """A building department's mail domains and the permit portals it uses (ahjs.toml)."""
+
+    name: str
+    state: str
+    domains: tuple[str, ...]
+    source: str
+    portals: tuple[str, ...] = ()
+    note: str = ""
+    verified: bool = True
+
+
+@dataclass(frozen=True)
 class PermitSet:
     """An AHJ permitting route: the generic package or SolarAPP+."""
 
@@ -292,6 +332,11 @@ class Catalog:
     permit_sets: Mapping[str, PermitSet]
     notice_phrases: tuple[NoticePhrase, ...] = ()  # wording every utility and AHJ uses (notices.toml)
     names: Mapping[str, str] = field(default_factory=dict, repr=False)  # lookup key -> utility code
+    senders: Mapping[str, Sender] = field(default_factory=dict)  # platforms, program admins, general services
+    ahjs: Mapping[tuple[str, str], AhjEntry] = field(default_factory=dict)  # (folded name, state) -> entry
+
+    def ahj_entry(self, name: str | None, state: str | None) -> AhjEntry | None:
+        return self.ahjs.get((" ".join((name or "").split()).casefold(), (state or "").upper()))
 
     def find_utility(self, text: str | None) -> Utility | None:
         """Utility whose code, name or alias matches `text` (case, spacing and punctuation ignored)."""

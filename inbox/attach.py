@@ -40,6 +40,12 @@ class Attached:
     name: str
     item: str = ""  # the checklist item label it was linked to
     problem: str = ""  # why it was not kept (the raw mail still holds it)
+    role: str = "to review"  # what it is when it is on no item: "to review", "the deficiency notice's letter"
+
+
+# The letter a notice itself is: a PTO notice's PDF is the PTO letter; a deficiency letter is only a letter.
+LETTERS = {"pto_granted": ("PTO_LETTER",), "inspection_passed": ("AHJ_FINAL",),
+           "permit_issued": ("SOLARAPP_APPROVAL",)}
 
 
 # What only one kind of sender issues: a utility's approval letter is not the city's final sign-off.
@@ -85,22 +91,39 @@ def _item_for(project: Project, types: tuple[str, ...], application: Application
 
 
 def attach(project: Project, files: list[Attachment], application: Application | None = None,
-           max_bytes: int | None = None, sender: str | None = None) -> list[Attached]:
-    """Store each file on the project; link it to the checklist item its name or content points at."""
+           max_bytes: int | None = None, sender: str | None = None, notice: str | None = None,
+           trusted: bool = True) -> list[Attached]:
+    """Store each file on the project; link it to the checklist item its name or content points at.
+
+    notice: the notice the mail is (from an authority): its files are that notice's letter, never a
+    deliverable the letter mentions ("the SLD is missing"). trusted=False: files are kept to review, with
+    the item they seem to be for proposed, not filled.
+    """
     kept: list[Attached] = []
     for f in files:
         if f.inline and f.content_type.startswith("image/") and len(f.data) < SKIP_INLINE_BELOW:
             continue
         mime = filetypes.EML.mime if f.content_type == "message/rfc822" else None
-        types = doc_types_for(f.name, sender=sender)
-        if not types and f.data[:5] == b"%PDF-":
-            types = doc_types_for("", first_page_text(f.data), sender)
+        role = "to review"
+        if notice:
+            types = LETTERS.get(notice, ())
+            role = f"the {notice.replace('_', ' ')} notice's letter"
+        else:
+            types = doc_types_for(f.name, sender=sender)
+            if not types and f.data[:5] == b"%PDF-":
+                types = doc_types_for("", first_page_text(f.data), sender)
         item = _item_for(project, types, application) if mime is None else None
+        proposed = None
+        if item is not None and not trusted:
+            proposed, item = item, None
         try:
             doc, _created = documents.add(project, f.data, f.name, source="email", item=item,
-                                          application=application, max_bytes=max_bytes, mime=mime)
+                                          application=application, max_bytes=max_bytes, mime=mime,
+                                          proposed_item=proposed)
         except documents.DocumentError as exc:
             kept.append(Attached(None, filetypes.safe_name(f.name), problem=str(exc)))
             continue
-        kept.append(Attached(doc.id, doc.name, item.label if item else ""))
+        if proposed is not None:
+            role = f"to review, perhaps {proposed.label}"
+        kept.append(Attached(doc.id, doc.name, item.label if item else "", role=role))
     return kept

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from inbox import pipeline
+from inbox.auth import AuthSettings
 from inbox.store import store
 from models.documents import Document
 from models.inbound import InboundMail
@@ -17,7 +18,11 @@ MAILDIR_PARTS = ("new", "cur")
 def intake_from(settings) -> pipeline.Intake:
     """Pipeline settings from the app's configuration."""
     own = {a.lower() for a in (settings.mail_address, settings.reply_to) if a}
-    return pipeline.Intake(own_addresses=tuple(sorted(own)), max_attachment_bytes=settings.max_upload_mb * 1048576)
+    auth = AuthSettings(authserv_ids=settings.mail_authserv_ids, receiving_hosts=settings.mail_receiving_hosts,
+                        arc_trusted_sealers=settings.arc_trusted_sealers, dns=settings.mail_dns,
+                        verify_dkim=settings.mail_verify_dkim)
+    return pipeline.Intake(own_addresses=tuple(sorted(own)), max_attachment_bytes=settings.max_upload_mb * 1048576,
+                           auth=auth)
 
 
 def enqueue(mail: InboundMail) -> None:
@@ -82,4 +87,5 @@ def as_json(mail: InboundMail, file: str = "") -> dict:
         if change else None,
         "suggested_change": mail.suggested_change,
         "documents": names,
+        "auth": {k: v for k, v in (mail.auth or {}).items() if k in ("verdict", "domain", "why")} or None,
     }

@@ -21,10 +21,14 @@ LABELLED_ID = re.compile(
 STREET = re.compile(r"\b(\d{2,6})\s+((?:[NSEW]\.?\s+)?[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)\s+"
                     r"(St|Street|Ave|Avenue|Rd|Road|Dr|Drive|Ln|Lane|Ct|Court|Blvd|Way|Pl|Place|Cir|Circle|Ter|"
                     r"Terrace|Pkwy|Hwy|Loop|Trl|Trail)\b")
-CANDIDATE_ID = re.compile(r"\b[A-Z0-9][A-Z0-9_-]{3,30}[A-Z0-9]\b")
+CANDIDATE_ID = re.compile(r"(?<![A-Z0-9_-])[A-Z0-9][A-Z0-9_:-]{3,40}[A-Z0-9](?![A-Z0-9_-])")
 QUOTE_START = re.compile(r"(?im)^(>|-{2,}\s*original message|_{5,}|on .{5,200}wrote:\s*$|from:\s.+\n(sent|date):)")
 STRENGTH = {"token": 1.0, "plus_address": 1.0, "thread": 0.95, "reference": 0.9, "external_id": 0.85,
             "sender": 0.7}
+# Signals an outsider cannot forge or guess: a keyed token under the current key, a reply to mail the desk
+# sent, a reference number an application already holds, a person's link. Everything else only suggests.
+STRONG = ("token", "plus_address", "thread", "reference", "person")
+MAX_CANDIDATES = 200
 
 
 @dataclass
@@ -36,6 +40,8 @@ class Match:
     suggestions: list[dict] = field(default_factory=list)
     references: list[str] = field(default_factory=list)  # identifiers found in the mail, for the application step
     reference: str = ""  # the identifier that found the project, when one did
+    strong: bool = False  # found by evidence an outsider cannot forge or guess (STRONG, keyed token)
+    held: list[str] = field(default_factory=list)  # reference numbers of the project's applications in the mail
 
     @property
     def project(self) -> Project | None:
@@ -48,26 +54,33 @@ def own_text(text: str) -> str:
     return text[:found.start()] if found else (text or "")
 
 
-def token_ids(mail: ParsedMail) -> list[tuple[int, str]]:
+def token_ids(mail: ParsedMail) -> list[tuple[tokens.Found, str]]:
+    """Tokens in the subject, then the body; keyed ones first within each."""
     found = []
-    subject_id = tokens.decode(mail.subject)
-    if subject_id:
-        found.append((subject_id, "subject"))
-    body_id = tokens.decode(mail.text[:20000])
-    if body_id and body_id != subject_id:
-        found.append((body_id, "body"))
+    for where, text in (("subject", mail.subject), ("body", mail.text[:20000])):
+        for t in sorted(tokens.find(text), key=lambda t: not t.strong):
+            if all(t.project_id != f.project_id for f, _w in found):
+                found.append((t, where))
     return found
 
 
-def plus_ids(mail: ParsedMail) -> list[int]:
-    ids = []
+def plus_ids(mail: ParsedMail) -> list[tokens.Found]:
+    ids: list[tokens.Found] = []
     for addr in mail.recipients:
         local = addr.partition("@")[0]
         if "+" in local:
-            pid = tokens.decode(local.split("+", 1)[1])
-            if pid and pid not in ids:
-                ids.append(pid)
+            for t in tokens.find(local.split("+", 1)[1]):
+                if all(t.project_id != f.project_id for f in ids):
+                    ids.append(t)
     return ids
+
+
+def candidates(mail: ParsedMail, refs: list[str]) -> list[str]:
+    """Every identifier-shaped word of the new text, for looking up reference numbers the desk holds: a
+    reference the desk already holds matches wherever and however it appears ("Request 2025-117806")."""
+    text = f"{mail.subject}\n{own_text(mail.text)[:20000]}"
+    found = [w for w in CANDIDATE_ID.findall(text.upper()) if any(c.isdigit() for c in w)]
+    return list(dict.fromkeys([*refs, *found]))[:MAX_CANDIDATES]
 
 
 def identifiers(mail: ParsedMail, patterns) -> list[str]:
@@ -103,6 +116,8 @@ def match(mail: ParsedMail, patterns=(), extra_thread_ids: tuple[str, ...] = ())
     from models.messages import Contact, OutboundMessage
     ranked: dict[int, tuple[float, str]] = {}
     refs = identifiers(mail, patterns)
+    lookup = candidates(mail, refs)
+    held_lookup = lookup
 
     def rank(pid: int, score: float, why: str) -> None:
         if pid not in ranked or ranked[pid][0] < score:
@@ -113,44 +128,69 @@ def match(mail: ParsedMail, patterns=(), extra_thread_ids: tuple[str, ...] = ())
             return None
         return Match(pid, method, confidence or STRENGTH[method], why, [], refs)
 
-    for pid, where in token_ids(mail):
-        hit = found(pid, "token", f"reply token {tokens.encode(pid)} in the {where}", 1.0 if where == "subject" else 0.95)
-        if hit:
-            return hit
-    for pid in plus_ids(mail):
-        hit = found(pid, "plus_address", f"sent to our address for {tokens.encode(pid)}")
-        if hit:
-            return hit
+    weak: Match | None = None
+    for t, where in token_ids(mail):
+        label = {"strong": "reply token", "old_key": "reply token under an earlier key",
+                 "unkeyed": "old unkeyed reply token"}[t.strength]
+        hit = found(t.project_id, "token", f"{label} in the {where}", 1.0 if where == "subject" else 0.95)
+        if hit and t.strong:
+            return _with_held(hit, held_lookup, strong=True)
+        weak = weak or (hit and _demote(hit, 0.8))
+    for t in plus_ids(mail):
+        hit = found(t.project_id, "plus_address", "sent to our address for the project"
+                    + ("" if t.strong else f" ({t.strength.replace('_', ' ')} token)"))
+        if hit and t.strong:
+            return _with_held(hit, held_lookup, strong=True)
+        weak = weak or (hit and _demote(hit, 0.8))
     thread = list(dict.fromkeys(mail.in_reply_to + mail.references[::-1] + list(extra_thread_ids)))[:50]
     if thread:
         sent = OutboundMessage.select(OutboundMessage.project, OutboundMessage.message_id).where(
             OutboundMessage.message_id.in_(thread)).first()
         if sent is not None:
-            return Match(sent.project_id, "thread", STRENGTH["thread"], f"answers our message {sent.message_id}",
-                         [], refs)
+            return _with_held(Match(sent.project_id, "thread", STRENGTH["thread"],
+                                    f"answers our message {sent.message_id}", [], refs), held_lookup, strong=True)
         earlier = (InboundMail.select(InboundMail.project, InboundMail.message_id)
                    .where(InboundMail.message_id.in_(thread), InboundMail.project.is_null(False)).first())
-        if earlier is not None:
-            return Match(earlier.project_id, "thread", 0.9, f"same thread as {earlier.message_id}", [], refs)
-    if refs:
-        by_ref: dict[int, tuple[str, str]] = {}
+        if earlier is not None and weak is None:
+            # Anyone can reply to their own earlier mail: the thread finds the project, it proves nothing.
+            weak = Match(earlier.project_id, "inbound_thread", 0.8, f"same thread as {earlier.message_id}, which "
+                         "came from outside", [], refs)
+    held_refs = {}
+    if lookup:
         for app in Application.select(Application.project, Application.reference_number).where(
-                Application.reference_number.in_(refs)):
-            by_ref.setdefault(app.project_id, (f"application reference {app.reference_number}", app.reference_number))
-        for p in Project.select(Project.id, Project.utility_account).where(Project.utility_account.in_(refs)):
-            by_ref.setdefault(p.id, (f"utility account {p.utility_account}", ""))
+                Application.reference_number.in_(lookup)):
+            held_refs.setdefault(app.project_id, (f"application reference {app.reference_number}",
+                                                  app.reference_number))
+    if weak is not None:
+        if weak.project_id in held_refs:  # the weak signal agrees with a held reference: the reference decides
+            why, ref = held_refs[weak.project_id]
+            return _with_held(Match(weak.project_id, "reference", STRENGTH["reference"], why, [], refs, ref),
+                              held_lookup, strong=True)
+        return _with_held(weak, held_lookup, strong=False)
+    if refs or held_refs:
+        by_ref: dict[int, tuple[str, str]] = dict(held_refs)
+        accounts = {}
+        for p in Project.select(Project.id, Project.utility_account).where(Project.utility_account.in_(lookup)):
+            accounts.setdefault(p.id, (f"utility account {p.utility_account}", ""))
         if len(by_ref) == 1:
             pid, (why, ref) = next(iter(by_ref.items()))
-            return Match(pid, "reference", STRENGTH["reference"], why, [], refs, ref)
+            return _with_held(Match(pid, "reference", STRENGTH["reference"], why, [], refs, ref), held_lookup,
+                              strong=True)
         for pid, (why, _ref) in by_ref.items():
             rank(pid, 0.6, why + " (several projects)")
+        if not by_ref and len(accounts) == 1:
+            pid, (why, _ref) = next(iter(accounts.items()))
+            # An account number is printed on every bill: it finds the project, it proves no notice.
+            return _with_held(Match(pid, "account", 0.85, why, [], refs), held_lookup, strong=False)
+        for pid, (why, _ref) in accounts.items():
+            rank(pid, 0.55, why)
     subject_ids = set(CANDIDATE_ID.findall(mail.subject.upper())) | set(refs)
     if subject_ids:
         hits = list(Project.select(Project.id, Project.external_id).where(
             Project.external_id.in_(list(subject_ids)[:60])))
         if len(hits) == 1:
-            return Match(hits[0].id, "external_id", STRENGTH["external_id"], f"project id {hits[0].external_id}",
-                         [], refs)
+            return _with_held(Match(hits[0].id, "external_id", STRENGTH["external_id"],
+                                    f"project id {hits[0].external_id}", [], refs), held_lookup, strong=False)
         for p in hits:
             rank(p.id, 0.55, f"project id {p.external_id}")
     if mail.from_addr:
@@ -158,12 +198,34 @@ def match(mail: ParsedMail, patterns=(), extra_thread_ids: tuple[str, ...] = ())
         owners |= {c.project_id for c in Contact.select(Contact.project).where(Contact.email == mail.from_addr)}
         if len(owners) == 1 and not ranked:
             pid = owners.pop()
-            return Match(pid, "sender", STRENGTH["sender"], f"sender {mail.from_addr} belongs to one project", [], refs)
+            return _with_held(Match(pid, "sender", STRENGTH["sender"], f"sender {mail.from_addr} belongs to one "
+                                    "project", [], refs), held_lookup, strong=False)
         for pid in list(owners)[:20]:
             rank(pid, 0.5, f"sender {mail.from_addr} is a contact")
     _similar(mail, rank)
     return Match(None, "", 0.0, "no reply token, thread, reference number or known sender",
                  _suggest(ranked), refs)
+
+
+def _demote(hit: Match, confidence: float) -> Match:
+    hit.confidence = min(hit.confidence, confidence)
+    return hit
+
+
+def held(project_id: int, lookup: list[str]) -> list[str]:
+    """The reference numbers the project's applications hold that the mail names."""
+    if not lookup:
+        return []
+    upper = {c.upper() for c in lookup}
+    rows = Application.select(Application.reference_number).where(
+        Application.project == project_id, Application.reference_number.is_null(False))
+    return [a.reference_number for a in rows if a.reference_number.upper() in upper]
+
+
+def _with_held(m: Match, lookup: list[str], strong: bool) -> Match:
+    m.strong = strong
+    m.held = held(m.project_id, lookup) if m.project_id else []
+    return m
 
 
 def _similar(mail: ParsedMail, rank) -> None:

@@ -20,16 +20,24 @@ OPPOSED = {
     frozenset({"deficiency", "pto_granted"}), frozenset({"inspection_failed", "inspection_passed"}),
     frozenset({"inspection_failed", "pto_granted"}), frozenset({"deficiency", "permit_issued"}),
     frozenset({"deficiency", "meter_installed"}), frozenset({"inspection_failed", "permit_issued"}),
+    frozenset({"deficiency", "cured"}), frozenset({"cancelled", "pto_granted"}),
+    frozenset({"cancelled", "approved_to_install"}), frozenset({"withdrawn", "approved_to_install"}),
+    frozenset({"cancelled", "permit_issued"}), frozenset({"deficiency", "payment_issued"}),
 }
 # How far along the road each notice is: when several agree, the furthest is the news.
-PROGRESS = ("acknowledged", "reservation_confirmed", "deficiency", "permit_issued", "conditional_approval",
+PROGRESS = ("acknowledged", "reservation_confirmed", "deficiency", "cured", "permit_issued", "conditional_approval",
             "approved_to_install", "agreement_ready", "inspection_scheduled", "inspection_failed",
-            "inspection_passed", "meter_ordered", "meter_installed", "pto_granted")
+            "inspection_passed", "meter_ordered", "meter_installed", "pto_granted", "payment_issued",
+            "withdrawn", "cancelled")
 # Which application a notice moves, and to what, by who sent it.
+_ENDINGS = {"cancelled": "CANCELLED", "withdrawn": "WITHDRAWN"}
 TARGETS = {
     "utility": {
+        # Utilities administer some incentives themselves (SGIP at PG&E and SCE): those notices move it too.
         "acknowledged": {"utility_part1": "COMPLETENESS_REVIEW", "incentive": "COMPLETENESS_REVIEW"},
         "deficiency": {"utility_part1": "DEFICIENT", "utility_part2": "DEFICIENT", "incentive": "DEFICIENT"},
+        "reservation_confirmed": {"incentive": "APPROVED_TO_INSTALL"},
+        "cured": {"utility_part1": "RESUBMITTED", "utility_part2": "RESUBMITTED"},
         "approved_to_install": {"utility_part1": "APPROVED_TO_INSTALL"},
         "conditional_approval": {"utility_part1": "APPROVED_TO_INSTALL"},
         "agreement_ready": {"utility_part1": "AGREEMENT_SENT", "utility_part2": "AGREEMENT_SENT"},
@@ -38,28 +46,52 @@ TARGETS = {
         "inspection_scheduled": {"utility_part2": "INSPECTION_SCHEDULED"},
         "inspection_failed": {"utility_part2": "INSPECTION_FAILED"},
         "pto_granted": {"utility_part2": "PTO_GRANTED"},
-        "reservation_confirmed": {"incentive": "APPROVED_TO_INSTALL"},
+        **{n: {"utility_part1": to, "utility_part2": to} for n, to in _ENDINGS.items()},
     },
     "ahj": {
         "acknowledged": {"ahj_permit": "TECHNICAL_REVIEW"},
         "deficiency": {"ahj_permit": "DEFICIENT"},
+        "cured": {"ahj_permit": "RESUBMITTED"},
         "permit_issued": {"ahj_permit": "APPROVED_TO_INSTALL"},
         "approved_to_install": {"ahj_permit": "APPROVED_TO_INSTALL"},
         "inspection_scheduled": {"ahj_permit": "INSPECTION_SCHEDULED"},
         "inspection_passed": {"ahj_permit": "PTO_GRANTED"},
         "inspection_failed": {"ahj_permit": "INSPECTION_FAILED"},
+        **{n: {"ahj_permit": to} for n, to in _ENDINGS.items()},
+    },
+    "program": {
+        "acknowledged": {"incentive": "COMPLETENESS_REVIEW"},
+        "deficiency": {"incentive": "DEFICIENT"},
+        "cured": {"incentive": "RESUBMITTED"},
+        "reservation_confirmed": {"incentive": "APPROVED_TO_INSTALL"},
+        "approved_to_install": {"incentive": "APPROVED_TO_INSTALL"},
+        "payment_issued": {"incentive": "PTO_GRANTED"},
+        **{n: {"incentive": to} for n, to in _ENDINGS.items()},
     },
 }
 # When no application of the kind exists yet (filed in a portal, never recorded here), which kind to create.
-CREATES = {"utility": {"acknowledged": "utility_part1", "deficiency": "utility_part1",
-                       "approved_to_install": "utility_part1", "conditional_approval": "utility_part1",
-                       "agreement_ready": "utility_part1", "meter_ordered": "utility_part2",
-                       "meter_installed": "utility_part2", "inspection_scheduled": "utility_part2",
-                       "inspection_failed": "utility_part2", "pto_granted": "utility_part2",
-                       "reservation_confirmed": "incentive"},
-           "ahj": {"acknowledged": "ahj_permit", "deficiency": "ahj_permit", "permit_issued": "ahj_permit",
-                   "approved_to_install": "ahj_permit", "inspection_scheduled": "ahj_permit",
-                   "inspection_passed": "ahj_permit", "inspection_failed": "ahj_permit"}}
+CREATES = {
+    "utility": {"acknowledged": "utility_part1", "deficiency": "utility_part1", "approved_to_install": "utility_part1",
+                "conditional_approval": "utility_part1", "agreement_ready": "utility_part1",
+                "meter_ordered": "utility_part2", "meter_installed": "utility_part2",
+                "inspection_scheduled": "utility_part2", "inspection_failed": "utility_part2",
+                "pto_granted": "utility_part2", "reservation_confirmed": "incentive"},
+    "ahj": {n: "ahj_permit" for n in ("acknowledged", "deficiency", "permit_issued", "approved_to_install",
+                                      "inspection_scheduled", "inspection_passed", "inspection_failed")},
+    "program": {n: "incentive" for n in ("acknowledged", "deficiency", "reservation_confirmed",
+                                         "approved_to_install", "payment_issued")},
+}
+# A notice creates an application by itself only at its first status: the desk never saw the steps before.
+FIRST_STATUSES = frozenset({"SUBMITTED", "COMPLETENESS_REVIEW", "TECHNICAL_REVIEW", "COMPLETION_SUBMITTED"})
+# What a notice is called on the inbox page ("PTO letter, probably 3758PATE-1").
+NAMES = {"acknowledged": "acknowledgement", "deficiency": "deficiency notice", "cured": "deficiency cleared notice",
+         "approved_to_install": "approval", "conditional_approval": "conditional approval",
+         "agreement_ready": "agreement to sign", "meter_ordered": "meter order notice",
+         "meter_installed": "meter installed notice", "inspection_scheduled": "inspection scheduled notice",
+         "inspection_passed": "inspection passed notice", "inspection_failed": "inspection failed notice",
+         "permit_issued": "permit issued notice", "pto_granted": "PTO letter",
+         "reservation_confirmed": "reservation confirmation", "payment_issued": "incentive payment notice",
+         "cancelled": "cancellation notice", "withdrawn": "withdrawal notice"}
 APPLY_AT = 0.8  # below this a notice is a suggestion for a person
 
 
@@ -167,6 +199,17 @@ def read(subject: str, text: str, phrases: list[NoticePhrase], authority: str) -
         reading.notice, reading.confidence = _furthest({h.notice for h in hits}), 0.3
         reading.why = f"only conditional wording, e.g. {hits[0].phrase!r}"
     return reading
+
+
+def read_any(subject: str, text: str, phrases: list[NoticePhrase], authorities=("utility", "ahj", "program")
+             ) -> tuple[str, Reading]:
+    """For a sender who is no listed authority: the reading of whichever authority's wording fits best."""
+    best = ("", Reading(why="no notice wording"))
+    for who in authorities:
+        reading = read(subject, text, phrases, who)
+        if reading.notice and reading.confidence > best[1].confidence:
+            best = (who, reading)
+    return best
 
 
 def _furthest(notices: set[str]) -> str:

@@ -76,6 +76,7 @@ class ParsedMail:
     in_reply_to: list[str] = field(default_factory=list)
     references: list[str] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)  # lower-case name -> first value, decoded
+    header_list: list[tuple[str, str]] = field(default_factory=list)  # every header in order, as received
     content_type: str = ""
     report_type: str = ""
     return_path: str | None = None
@@ -214,6 +215,7 @@ def parse(raw: bytes) -> ParsedMail:
     mail.headers = {}
     for name, value in msg.items():
         mail.headers.setdefault(name.lower(), decode_header(value))
+    mail.header_list = [(str(name), header_text(value)) for name, value in msg.items()[:1000]]
     subject = msg.get("Subject")
     mail.message_id = normalise_message_id(_get(msg, "Message-ID"))
     mail.subject = decode_header(subject)[:1000]

@@ -4,8 +4,8 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
-import re
 import signal
 import threading
 from contextlib import contextmanager
@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 
 from peewee import InterfaceError, OperationalError
 
-from inbox import apply, attach, notices
+from inbox import apply, attach, auth, authority, evidence, forward, notices
+from inbox.auth import AuthSettings, Verdict
+from inbox.authority import Authority
 from inbox.classify import classify
-from inbox.match import Match, identifiers as _identifiers, match, own_text
+from inbox.forward import Forward
+from inbox.match import Match, candidates, held, identifiers as _identifiers, match, own_text
 from inbox.parse import ParsedMail, ParseError, parse
 from models import business_days, webhooks
 from models.applications import Application
@@ -27,10 +30,10 @@ from models.lifecycle import TERMINAL
 from models.messages import Contact, OutboundMessage, contacts_for
 
 log = logging.getLogger(__name__)
-AHJ_DOMAINS = (".gov", "solarapp.nrel.gov", "solarapp.org")
-# City and county sites under .us ("ci.oakland.ca.us", "co.marin.ca.us"); a bare .us domain is anyone's.
-AHJ_US = re.compile(r"(^|\.)(ci|co|city|cityof|county|town|twp|vil)\.[a-z0-9-]+(\.[a-z]{2})?\.us$")
 MAX_MAIL_BYTES = 60 * 1048576
+MAX_ATTACHMENTS = 25  # files kept from one mail; the raw mail keeps every one
+MAX_ATTACHMENT_BYTES_TOTAL = 50 * 1048576
+STOP = True  # a step returns it to end the chain
 
 
 @dataclass(frozen=True)
@@ -41,13 +44,8 @@ class Intake:
     max_attachment_bytes: int | None = None
     parse_seconds: float = 30.0
     suggest_only: bool = False  # mail a person uploaded: anyone can write an .eml, so it only suggests
-
-
-@dataclass
-class Authority:
-    who: str  # utility | ahj
-    utility_code: str = ""
-    why: str = ""
+    auth: AuthSettings = AuthSettings(verify_dkim=False)
+    desk_domains: tuple[str, ...] = ()  # the installer's own mail domains (coordinators forwarding notices)
 
 
 class ParseTimeout(Exception):
@@ -72,36 +70,6 @@ def time_limit(seconds: float):
         signal.signal(signal.SIGALRM, previous)
 
 
-def _domain_in(domain: str, domains) -> bool:
-    return any(domain == d or domain.endswith("." + d) for d in domains)
-
-
-def authority_of(mail: ParsedMail, project, catalog) -> Authority | None:
-    """Whether the sender speaks for the project's utility or its AHJ (domain or a contact's role)."""
-    domain = mail.sender_domain
-    if not domain:
-        return None
-    if project is not None:
-        if mail.from_addr == (project.customer_email or ""):
-            return None  # the customer, whatever their mail provider (pge.com staff and ssa.gov people buy solar too)
-        contact = Contact.get_or_none((Contact.project == project) & (Contact.email == mail.from_addr))
-        if contact is not None and contact.role not in ("utility", "ahj"):
-            return None
-        if contact is not None:
-            code = project.utility.code if contact.role == "utility" else ""
-            return Authority(contact.role, code, f"{mail.from_addr} is the project's {contact.role} contact")
-        utility = catalog.utilities.get(project.utility.code)
-        if utility and _domain_in(domain, utility.sender_domains):
-            return Authority("utility", utility.code, f"{domain} is {utility.code}'s domain")
-    else:
-        for utility in catalog.utilities.values():
-            if _domain_in(domain, utility.sender_domains):
-                return Authority("utility", utility.code, f"{domain} is {utility.code}'s domain")
-    if _domain_in(domain, AHJ_DOMAINS) or domain.endswith(AHJ_DOMAINS) or AHJ_US.search(domain):
-        return Authority("ahj", "", f"{domain} is a government domain")
-    return None
-
-
 @dataclass
 class Result:
     state: str = "processed"
@@ -118,32 +86,63 @@ class Result:
         self.trace.append({"step": name, "verdict": verdict})
 
 
+@dataclass
+class Context:
+    """Everything one run knows about one mail, loaded once and passed along the chain."""
+
+    mail: InboundMail
+    intake: Intake
+    result: Result
+    raw: bytes = b""
+    parsed: ParsedMail | None = None
+    catalog: object = None
+    verdict: Verdict | None = None
+    kind: str = ""  # classify's verdict: human | bulk | auto_reply | bounce ...
+    report: object = None
+    forward: Forward | None = None
+    match: Match | None = None
+    project: object = None
+    authorities: list[Authority] = field(default_factory=list)
+    authority: Authority | None = None
+    reading: notices.Reading | None = None
+    reading_as: str = ""  # the authority whose wording the reading used
+    customer: bool = False  # written by the project's customer
+    plan: apply.Plan | None = None
+
+    @property
+    def subject(self) -> str:
+        return self.forward.subject if self.forward else self.parsed.subject
+
+    @property
+    def text(self) -> str:
+        return self.forward.text if self.forward else own_text(self.parsed.text)
+
+    @property
+    def sender_domain(self) -> str:
+        return (self.forward.from_addr if self.forward else self.parsed.from_addr).rpartition("@")[2]
+
+    @property
+    def upload(self) -> bool:
+        return self.intake.suggest_only or self.mail.source == "upload"
+
+    def end(self, state: str, reason: str) -> bool:
+        self.result.state, self.result.reason = state, reason
+        return STOP
+
+
 def process(mail: InboundMail, intake: Intake = Intake()) -> InboundMail:
     """Run the pipeline on a stored mail and record its end state (never raises for a bad mail)."""
-    result = Result()
-    try:
-        raw = mail.raw()
-    except OSError as exc:
-        return _finish(mail, Result("quarantined", f"the stored copy cannot be read: {exc}"))
-    if len(raw) > MAX_MAIL_BYTES:
-        return _finish(mail, Result("quarantined", f"{len(raw) / 1048576:.0f} MB is over the "
-                                                  f"{MAX_MAIL_BYTES // 1048576} MB limit for one mail"))
-    try:
-        with time_limit(intake.parse_seconds):
-            parsed = parse(raw)
-        _remember(mail, parsed)
-    except ParseError as exc:
-        return _finish(mail, Result("quarantined", str(exc)))
-    except ParseTimeout:
-        return _finish(mail, Result("quarantined", f"reading the mail took over {intake.parse_seconds:.0f} s"))
-    except Exception as exc:  # a parser bug on a strange mail: set aside with the reason, never left hanging
-        log.exception("parsing mail %s failed", mail.id)
-        return _finish(mail, Result("quarantined", f"the mail cannot be read: {type(exc).__name__}: {str(exc)[:300]}"))
+    ctx = Context(mail, intake, Result())
+    for step in READING:
+        if step(ctx):
+            return _finish(mail, ctx.result)
     event_before = mail.event_id
     try:
         with db.atomic():
-            _run(mail, parsed, intake, result)
-            return _finish(mail, result)
+            for step in DECIDING:
+                if step(ctx):
+                    break
+            return _finish(mail, ctx.result)
     except (OperationalError, InterfaceError):
         # The database, not the mail: back to pending so a retry (or the sweeper) runs it again.
         InboundMail.update(state="pending", processing_since=None).where(InboundMail.id == mail.id).execute()
@@ -152,7 +151,282 @@ def process(mail: InboundMail, intake: Intake = Intake()) -> InboundMail:
         mail.event_id = event_before  # whatever the failed run wrote was rolled back
         log.exception("inbox pipeline failed on mail %s", mail.id)
         return _finish(mail, Result("quarantined", f"processing failed: {type(exc).__name__}: {str(exc)[:300]}",
-                                    trace=result.trace))
+                                    trace=ctx.result.trace))
+
+
+def load(ctx: Context) -> bool | None:
+    try:
+        ctx.raw = ctx.mail.raw()
+    except OSError as exc:
+        return ctx.end("quarantined", f"the stored copy cannot be read: {exc}")
+    if len(ctx.raw) > MAX_MAIL_BYTES:
+        return ctx.end("quarantined", f"{len(ctx.raw) / 1048576:.0f} MB is over the "
+                                      f"{MAX_MAIL_BYTES // 1048576} MB limit for one mail")
+
+
+def read_mail(ctx: Context) -> bool | None:
+    try:
+        with time_limit(ctx.intake.parse_seconds):
+            ctx.parsed = parse(ctx.raw)
+        _remember(ctx.mail, ctx.parsed)
+    except ParseError as exc:
+        return ctx.end("quarantined", str(exc))
+    except ParseTimeout:
+        return ctx.end("quarantined", f"reading the mail took over {ctx.intake.parse_seconds:.0f} s")
+    except Exception as exc:  # a parser bug on a strange mail: set aside with the reason, never left hanging
+        log.exception("parsing mail %s failed", ctx.mail.id)
+        return ctx.end("quarantined", f"the mail cannot be read: {type(exc).__name__}: {str(exc)[:300]}")
+
+
+def authenticate(ctx: Context) -> None:
+    """Decided once, at first ingest, and kept: a re-run months later must not depend on rotated keys."""
+    stored = Verdict.from_dict(ctx.mail.auth)
+    if stored is None:
+        if ctx.upload:
+            stored = Verdict("none", ctx.parsed.sender_domain, "uploaded by a person: its headers never passed "
+                             "through our receiving server", "upload")
+        else:
+            stored = auth.authenticate(ctx.parsed.header_list, ctx.raw, ctx.intake.auth)
+        ctx.mail.auth = stored.as_dict()
+    ctx.verdict = stored
+    ignored = f" (ignored: {'; '.join(stored.ignored[:3])})" if stored.ignored else ""
+    ctx.result.step("authenticate", f"{stored.verdict}: {stored.why}{ignored}")
+
+
+def loop_check(ctx: Context) -> bool | None:
+    if ctx.parsed.from_addr and ctx.parsed.from_addr in ctx.intake.own_addresses:
+        ctx.result.kind = "auto_reply"
+        return ctx.end("quarantined", "mail loop: sent from our own address")
+
+
+def classify_mail(ctx: Context) -> bool | None:
+    verdict = classify(ctx.parsed)
+    ctx.kind = ctx.result.kind = verdict.kind
+    ctx.report = verdict.report
+    ctx.result.step("classify", f"{verdict.kind}: {verdict.rule}")
+    if verdict.kind == "bounce":
+        _bounce(ctx.mail, ctx.parsed, verdict.report, ctx.result)
+        return STOP
+
+
+def unwrap_forward(ctx: Context) -> None:
+    """A forwarded notice is read from the original: its sender, its subject, its text."""
+    if ctx.kind not in ("human", "bulk"):
+        return
+    ctx.forward = forward.original(ctx.parsed)
+    if ctx.forward is not None:
+        f = ctx.forward
+        ctx.result.step("forward", f"forwarded by {ctx.parsed.from_addr}: original from {f.from_addr or 'unknown'}"
+                        f" ({'attached' if f.attached else 'inline'}, {f.depth} level{'s' if f.depth > 1 else ''})")
+
+
+def match_project(ctx: Context) -> None:
+    from models.catalog_ref import current
+    ctx.catalog = current()
+    patterns = [p.regex for u in ctx.catalog.utilities.values() for p in u.reference_patterns]
+    parsed = ctx.parsed
+    if ctx.forward is not None:  # the forward's own tokens and thread, and the original's identifiers
+        parsed = dataclasses.replace(ctx.parsed, subject=f"{ctx.parsed.subject}\n{ctx.forward.subject}",
+                                     text=f"{own_text(ctx.parsed.text)}\n{ctx.forward.text}")
+    mail = ctx.mail
+    if mail.matched_by == "person" and mail.project_id:  # a person linked it: that decides, on every re-run
+        refs = _identifiers(parsed, patterns)
+        m = Match(mail.project_id, "person", 1.0, "linked by a person", [], refs, strong=True)
+        m.held = held(mail.project_id, candidates(parsed, refs))
+    else:
+        m = match(parsed, patterns)
+        refused = set(mail.decided("not_projects"))
+        if m.project_id in refused:  # a person unlinked it from there: a re-run must not link it back
+            m = Match(None, "", 0.0, "a person unlinked it from the project it names",
+                      [s for s in m.suggestions if s["project_id"] not in refused], m.references)
+    ctx.match = ctx.result.match = m
+    ctx.project = m.project
+    ctx.result.step("match", f"{m.method} ({m.confidence:.2f}, {'strong' if m.strong else 'weak'}): {m.why}"
+                    + (f"; names {', '.join(m.held)}" if m.held else "") if m.project_id else m.why)
+
+
+def find_authority(ctx: Context) -> None:
+    domain = ctx.sender_domain
+    p = ctx.project
+    if p is not None:
+        sender = ctx.forward.from_addr if ctx.forward else ctx.parsed.from_addr
+        if sender and sender == (p.customer_email or "") and ctx.forward is None:
+            ctx.customer = True
+            ctx.result.step("authority", f"{sender} is the project's customer")
+            return  # the customer, whatever their mail provider (pge.com staff buy solar too)
+        ahj = p.ahj if p.ahj_id else None
+        ctx.authorities = authority.for_project(domain, p.utility.code, ahj.name if ahj else None,
+                                                ahj.state if ahj else None, ctx.catalog)
+        if not ctx.authorities:
+            contact = Contact.get_or_none((Contact.project == p) & (Contact.email == sender))
+            if contact is not None and contact.role in ("utility", "ahj"):
+                ctx.authorities = [Authority(contact.role, p.utility.code if contact.role == "utility" else "",
+                                             domain, f"{sender} is the project's {contact.role} contact "
+                                             "(the catalog does not list the domain)", listed=False)]
+    else:
+        ctx.authorities = authority.anywhere(domain, ctx.catalog)
+    ctx.result.step("authority", "; ".join(a.why for a in ctx.authorities) or
+                    f"{domain or 'the sender'} is listed for no utility, AHJ, portal or program"
+                    + (" of this project" if p is not None else ""))
+
+
+def read_notice(ctx: Context) -> None:
+    """Every mail is read for notice wording, whoever sent it: a notice nobody sees blocks a project."""
+    if ctx.kind not in ("human", "bulk"):
+        return  # auto-replies, bounces and receipts announce nothing
+    if ctx.customer and ctx.forward is None:
+        return  # the customer's own words ("PG&E approved it!") are news for a person, not a notice
+    phrases = list(ctx.catalog.notice_phrases)
+    if ctx.project is not None:
+        utility = ctx.catalog.utilities.get(ctx.project.utility.code)
+        phrases += list(utility.notice_phrases if utility else ())
+    else:
+        codes = {a.code for a in ctx.authorities if a.who == "utility"}
+        phrases += [ph for code in codes for ph in ctx.catalog.utilities[code].notice_phrases
+                    if code in ctx.catalog.utilities]
+    whos = tuple(dict.fromkeys(a.who for a in ctx.authorities)) or authority.AUTHORITY_ORDER
+    ctx.reading_as, ctx.reading = notices.read_any(ctx.subject, ctx.text, phrases, whos)
+    if ctx.reading.notice:
+        ctx.authority = next((a for a in ctx.authorities if a.who == ctx.reading_as), None)
+        ctx.result.notice = ctx.reading.notice
+        if ctx.authority is not None:
+            ctx.result.kind = f"{'utility' if ctx.reading_as == 'program' else ctx.reading_as}_notice"
+    ctx.result.step("notice", ctx.reading.why + (f" (as {ctx.reading_as} wording)" if ctx.reading.notice else ""))
+
+
+def unmatched(ctx: Context) -> bool | None:
+    r, m = ctx.result, ctx.match
+    if ctx.project is not None:
+        return None
+    if ctx.reading and ctx.reading.notice:
+        name = notices.NAMES.get(ctx.reading.notice, ctx.reading.notice.replace("_", " "))
+        best = m.suggestions[0]["external_id"] if m.suggestions else ""
+        for s in m.suggestions:
+            s["notice"] = ctx.reading.notice
+        who = f" from {ctx.authorities[0].code}" if ctx.authorities else ""
+        return ctx.end("unmatched", f"reads like a {name}{who}" + (f", probably {best}" if best else
+                                                                  ", about no project the desk knows")
+                       + f" ({ctx.reading.why}); link it to a project to apply it")
+    if ctx.kind not in ("human", "bulk"):
+        return ctx.end("processed", f"{ctx.kind.replace('_', ' ')}: nothing to do")
+    return ctx.end("unmatched", "no project found" + (f"; {len(m.suggestions)} suggestions" if m.suggestions else ""))
+
+
+def automatic_mail(ctx: Context) -> bool | None:
+    if ctx.kind not in ("human", "bulk") and ctx.result.notice is None:
+        ctx.result.reason = f"{ctx.kind.replace('_', ' ')}: recorded on the project, nothing changed"
+        _timeline(ctx.mail, ctx.parsed, ctx.project, ctx.result)
+        return STOP
+
+
+def plan_change(ctx: Context) -> None:
+    if not ctx.result.notice:
+        return
+    who = ctx.authority.who if ctx.authority else ctx.reading_as
+    ctx.plan = apply.plan(ctx.project, who, ctx.result.notice, ctx.match.references + ctx.match.held,
+                          ctx.reading.status)
+
+
+def decide(ctx: Context) -> None:
+    """Apply the change when the evidence is proven; otherwise a person decides, told why."""
+    if ctx.plan is None:
+        return
+    r, plan, mail, reading = ctx.result, ctx.plan, ctx.mail, ctx.reading
+    if {"application": plan.kind, "to": plan.to} in mail.decided("rejected"):
+        r.step("apply", f"a person rejected {plan.kind} -> {plan.to} for this mail before: nothing suggested")
+        return
+    if plan.already:
+        r.step("apply", f"{plan.application.kind_label} is already {plan.application.status_label}")
+        plan.application.log_contact(None, "email", f"{plan.notice.replace('_', ' ')} notice again: {ctx.subject}")
+        return
+    doubts = evidence.doubts(ctx.verdict, ctx.authority, ctx.match, plan, reading, upload=ctx.upload,
+                             forward=ctx.forward, forward_verdict=_forward_verdict(ctx))
+    if doubts:
+        r.state, r.reason = "needs_review", "; ".join(doubts)
+        r.suggested_change = plan.as_dict() | {"why": r.reason, "confidence": reading.confidence,
+                                               "provenance": _provenance(ctx)}
+        r.step("apply", f"suggested, not applied: {r.reason}")
+        return
+    m = ctx.match
+    cause = {"inbound_id": mail.id, "message_id": mail.message_id, "notice": plan.notice, "rule": reading.why,
+             "confidence": reading.confidence, "matched_by": m.method, "auth": ctx.verdict.why,
+             "authority": ctx.authority.why}
+    reference = m.reference or _application_reference(ctx.project, m.references)
+    r.status_change = apply.carry_out(plan, ctx.project, cause, f"{reading.why} — {ctx.subject}"[:500], ctx.text,
+                                      reference)
+    r.step("apply", apply.describe(r.status_change))
+
+
+def _forward_verdict(ctx: Context) -> Verdict | None:
+    """An attached original whose own DKIM signature still verifies is as good as the original mail."""
+    f = ctx.forward
+    if f is None or not f.attached or f.parsed is None or not ctx.intake.auth.verify_dkim:
+        return None
+    inner = dataclasses.replace(ctx.intake.auth, authserv_ids=(), receiving_hosts=())
+    return auth.authenticate(f.parsed.header_list, f.raw, inner)
+
+
+def _provenance(ctx: Context) -> str:
+    if ctx.upload:
+        return "upload"
+    return "forward" if ctx.forward is not None else "mail"
+
+
+def attach_files(ctx: Context) -> None:
+    parsed, r = ctx.parsed, ctx.result
+    if not parsed.attachments:
+        return
+    files, problems, total = [], [], 0
+    for f in parsed.attachments:
+        if len(files) >= MAX_ATTACHMENTS:
+            problems.append(f"more than {MAX_ATTACHMENTS} attachments: the rest stay in the raw mail")
+            break
+        if total + len(f.data) > MAX_ATTACHMENT_BYTES_TOTAL:
+            problems.append(f"attachments over {MAX_ATTACHMENT_BYTES_TOTAL // 1048576} MB in all: the rest stay "
+                            "in the raw mail")
+            break
+        total += len(f.data)
+        files.append(f)
+    application = ctx.plan.application if ctx.plan is not None else None
+    trusted, why = evidence.files_trusted(ctx.verdict, ctx.authority, ctx.parsed.from_addr, ctx.project,
+                                          upload=ctx.upload, forward=ctx.forward is not None)
+    kept = attach.attach(ctx.project, files, application, ctx.intake.max_attachment_bytes,
+                         ctx.authority.who if ctx.authority else None,
+                         notice=r.notice if ctx.authority is not None else None, trusted=trusted)
+    r.documents = [k.document_id for k in kept if k.document_id]
+    r.step("attach", ("" if trusted else f"kept to review ({why}): ") + ("; ".join(
+        f"{k.name} -> {k.item}" if k.item else (f"{k.name}: not kept ({k.problem})" if k.problem else
+                                                f"{k.name} ({k.role})") for k in kept) or "nothing kept"))
+    if problems:
+        r.step("attach", "; ".join(problems))
+        if r.state == "processed":
+            r.state, r.reason = "needs_review", "; ".join(problems)
+
+
+def read_without_change(ctx: Context) -> None:
+    """A mail that reads like a notice never ends quietly filed: no change means a person looks."""
+    r = ctx.result
+    if r.notice and not r.status_change and r.state == "processed" and ctx.plan is not None and \
+            not ctx.plan.already and not r.suggested_change and \
+            {"application": ctx.plan.kind, "to": ctx.plan.to} not in ctx.mail.decided("rejected"):
+        name = notices.NAMES.get(r.notice, r.notice)
+        r.state, r.reason = "needs_review", f"reads like a {name} but changed nothing"
+
+
+def follow_up(ctx: Context) -> None:
+    if ctx.plan is None:
+        _ball_moves(ctx.parsed, ctx.project, ctx.authority if ctx.authority and ctx.verdict.authenticated
+                    else None, ctx.result)
+
+
+def record(ctx: Context) -> None:
+    _timeline(ctx.mail, ctx.parsed, ctx.project, ctx.result)
+
+
+# Outside the transaction: reading the mail. Inside it: what the desk decides and records.
+READING = (load, read_mail, authenticate, loop_check)
+DECIDING = (classify_mail, unwrap_forward, match_project, find_authority, read_notice, unmatched, automatic_mail,
+            plan_change, decide, attach_files, read_without_change, follow_up, record)
 
 
 def _remember(mail: InboundMail, p: ParsedMail) -> None:
@@ -161,115 +435,6 @@ def _remember(mail: InboundMail, p: ParsedMail) -> None:
     mail.sent_at = p.date
     mail.in_reply_to, mail.references = " ".join(p.in_reply_to), " ".join(p.references)[:10000]
     mail.body_text, mail.body_html = p.text, p.html
-
-
-def _run(mail: InboundMail, parsed: ParsedMail, intake: Intake, r: Result) -> None:
-    from models.catalog_ref import current
-    catalog = current()
-    if parsed.from_addr and parsed.from_addr in intake.own_addresses:
-        r.state, r.reason, r.kind = "quarantined", "mail loop: sent from our own address", "auto_reply"
-        return
-    verdict = classify(parsed)
-    r.kind = verdict.kind
-    r.step("classify", f"{verdict.kind}: {verdict.rule}")
-    if verdict.kind == "bounce":
-        _bounce(mail, parsed, verdict.report, r)
-        return
-    patterns = [p.regex for u in catalog.utilities.values() for p in u.reference_patterns]
-    if mail.matched_by == "person" and mail.project_id:  # a person linked it: that decides, on every re-run
-        r.match = Match(mail.project_id, "person", 1.0, "linked by a person", [], _identifiers(parsed, patterns))
-    else:
-        r.match = match(parsed, patterns)
-        refused = set(mail.decided("not_projects"))
-        if r.match.project_id in refused:  # a person unlinked it from there: a re-run must not link it back
-            r.match = Match(None, "", 0.0, "a person unlinked it from the project it names",
-                            [s for s in r.match.suggestions if s["project_id"] not in refused], r.match.references)
-    m = r.match
-    r.step("match", f"{m.method} ({m.confidence:.2f}): {m.why}" if m.project_id else m.why)
-    project = m.project
-    if project is None:
-        r.state = "unmatched" if verdict.kind in ("human", "bulk") else "processed"
-        r.reason = "no project found" + (f"; {len(m.suggestions)} suggestions" if m.suggestions else "")
-        if verdict.kind not in ("human", "bulk"):
-            r.reason = f"{verdict.kind.replace('_', ' ')}: nothing to do"
-        return
-    authority = authority_of(parsed, project, catalog) if verdict.kind in ("human", "bulk") else None
-    reading = None
-    if authority is not None:
-        phrases = list(catalog.notice_phrases)
-        utility = catalog.utilities.get(project.utility.code)
-        if authority.who == "utility" and utility:
-            phrases += list(utility.notice_phrases)
-        reading = notices.read(parsed.subject, own_text(parsed.text), phrases, authority.who)
-        r.step("notice", f"{authority.why}; {reading.why}")
-        if reading.notice:
-            r.kind, r.notice = f"{authority.who}_notice", reading.notice
-    elif verdict.kind == "bulk":
-        r.step("notice", "bulk mail from a sender who is not the utility or AHJ: no notice")
-    if verdict.kind not in ("human", "bulk") and r.notice is None:
-        r.reason = f"{verdict.kind.replace('_', ' ')}: recorded on the project, nothing changed"
-        _timeline(mail, parsed, project, r)
-        return
-    plan = None
-    if r.notice:
-        plan = apply.plan(project, authority.who, r.notice, m.references, reading.status)
-        _notice(mail, parsed, project, plan, reading, m, r, intake, authority)  # first: a created application
-        # gets the letter
-    if parsed.attachments:
-        application = plan.application if plan is not None else None
-        kept = attach.attach(project, parsed.attachments, application, intake.max_attachment_bytes,
-                             authority.who if authority else None)
-        r.documents = [k.document_id for k in kept if k.document_id]
-        r.step("attach", "; ".join(f"{k.name} -> {k.item}" if k.item else
-                                   (f"{k.name}: not kept ({k.problem})" if k.problem else f"{k.name} (to review)")
-                                   for k in kept) or "nothing kept")
-    if plan is None:
-        _ball_moves(parsed, project, authority, r)
-    _timeline(mail, parsed, project, r)
-
-def _notice(mail, parsed, project, plan, reading, m, r: Result, intake: Intake, authority: Authority) -> None:
-    cause = {"inbound_id": mail.id, "message_id": mail.message_id, "notice": plan.notice, "rule": reading.why,
-             "confidence": reading.confidence, "matched_by": m.method}
-    if {"application": plan.kind, "to": plan.to} in mail.decided("rejected"):
-        r.step("apply", f"a person rejected {plan.kind} -> {plan.to} for this mail before: nothing suggested")
-        return
-    if plan.already:
-        r.step("apply", f"{plan.application.kind_label} is already {plan.application.status_label}")
-        plan.application.log_contact(None, "email", f"{plan.notice.replace('_', ' ')} notice again: {parsed.subject}")
-        return
-    doubts = []
-    if plan.blocked:
-        doubts.append(plan.blocked)
-    if reading.confidence < notices.APPLY_AT:
-        doubts.append(f"wording not certain ({reading.why})")
-    if m.confidence < apply.MATCH_NEEDED:
-        doubts.append(f"project found only by {m.method.replace('_', ' ')}")
-    elif not _corroborated(authority, m, plan):
-        # A From header is easy to forge and reply tokens are seen by customers: a notice acts on its own only
-        # when it also names the application's reference number, answers our mail, or comes from a known contact.
-        doubts.append("sender not corroborated (no reference number of the application, no thread, not a known "
-                      "contact)")
-    if intake.suggest_only:
-        doubts.append("uploaded by a person: someone must confirm the change")
-    if doubts:
-        r.state, r.reason = "needs_review", "; ".join(doubts)
-        r.suggested_change = plan.as_dict() | {"why": r.reason, "confidence": reading.confidence}
-        r.step("apply", f"suggested, not applied: {r.reason}")
-        return
-    reference = m.reference or _application_reference(project, m.references)
-    r.status_change = apply.carry_out(plan, project, cause, f"{reading.why} — {parsed.subject}"[:500],
-                                      own_text(parsed.text), reference)
-    r.step("apply", apply.describe(r.status_change))
-
-
-def _corroborated(authority: Authority, m: Match, plan) -> bool:
-    if authority.why.endswith("contact") or m.method in ("thread", "person"):
-        return True
-    if m.method == "reference" and m.reference:
-        return True
-    if plan.application is not None and plan.application.reference_number:
-        return plan.application.reference_number.upper() in {r.upper() for r in m.references}
-    return plan.create and any(m.references)
 
 
 def _application_reference(project, refs: list[str]) -> str | None:

@@ -27,6 +27,8 @@ class DocumentError(ValueError):
 class Document(BaseModel):
     project = ForeignKeyField(Project, backref="documents", on_delete="CASCADE")
     checklist_item = ForeignKeyField(ChecklistItem, null=True, backref="documents", on_delete="SET NULL")
+    # Where a file from a sender we cannot trust seems to belong: a person files it there (or not).
+    proposed_item = ForeignKeyField(ChecklistItem, null=True, backref="+", on_delete="SET NULL")
     application = ForeignKeyField(Application, null=True, backref="documents", on_delete="SET NULL")
     sha256 = CharField(index=True)
     size = BigIntegerField()
@@ -133,7 +135,8 @@ def inspect_pdf(data: bytes) -> tuple[int | None, str]:
 
 def add(project: Project, data: bytes, original_name: str, *, source: str = "upload", actor: User | None = None,
         item: ChecklistItem | None = None, application: Application | None = None, kind: str = "file",
-        max_bytes: int | None = None, mime: str | None = None) -> tuple[Document, bool]:
+        max_bytes: int | None = None, mime: str | None = None,
+        proposed_item: ChecklistItem | None = None) -> tuple[Document, bool]:
     """Store a file on a project (or a checklist item). Returns (document, created); raises DocumentError."""
     if not data:
         raise DocumentError(f"{filetypes.safe_name(original_name)} is empty")
@@ -166,8 +169,12 @@ def add(project: Project, data: bytes, original_name: str, *, source: str = "upl
         return same, False  # the same file again: nothing new to keep or review
     for attempt in range(3):
         try:
-            return _create(project, item, application, sha, data, filetype, original_name, name, source, kind,
-                           problem, pages, actor), True
+            doc = _create(project, item, application, sha, data, filetype, original_name, name, source, kind,
+                          problem, pages, actor)
+            if proposed_item is not None and proposed_item.project_id == project.id:
+                Document.update(proposed_item=proposed_item).where(Document.id == doc.id).execute()
+                doc.proposed_item = proposed_item
+            return doc, True
         except IntegrityError:  # another upload took this version number at the same moment
             if attempt == 2:
                 raise DocumentError(f"{name}: another upload to this item is in progress; try again") from None
@@ -194,6 +201,26 @@ def _create(project, item, application, sha, data, filetype, original_name, name
         if item is not None and source != "generated" and item.status in ("missing", "requested", "rejected"):
             item.set_status("received", f"{name} ({source})", actor) if actor else _received(item, name, source)
     return doc
+
+
+def file_to(doc: Document, item: ChecklistItem, actor: User) -> Document:
+    """A person files a document to a checklist item: it becomes that item's newest version."""
+    if item.project_id != doc.project_id:
+        raise DocumentError("that checklist item belongs to another project")
+    if doc.kind != "file":
+        raise DocumentError("generated documents (packets, prefilled forms) are not filed to items")
+    if doc.checklist_item_id == item.id:
+        raise DocumentError(f"{doc.name} is already filed to {item.label}")
+    with db.atomic():
+        top = Document.select(fn.MAX(Document.version)).where(Document.checklist_item == item,
+                                                              Document.kind == "file").scalar()
+        Document.update(checklist_item=item, proposed_item=None, version=(top or 0) + 1).where(
+            Document.id == doc.id).execute()
+        Event.record(doc.project, "document", actor, summary=f"{doc.name} filed to {item.label}"[:250],
+                     data={"document_id": doc.id})
+        if item.status in ("missing", "requested", "rejected"):
+            item.set_status("received", f"{doc.name} (filed by {actor.name})", actor)
+    return Document.get_by_id(doc.id)
 
 
 def _received(item: ChecklistItem, name: str, source: str) -> None:

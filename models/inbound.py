@@ -84,6 +84,9 @@ class InboundMail(BaseModel):
     version = IntegerField(default=1)
     # What people decided that a re-run must respect: {"not_projects": [ids], "rejected": [{application, to}]}.
     decisions = JSONField(null=True)
+    # The sender-authentication verdict, decided once at first ingest and reused by every re-run:
+    # {"verdict": pass|fail|none|refused, "domain", "why", "method", "ignored": [...]}.
+    auth = JSONField(null=True)
     last_action = CharField(default="")  # "Lee Lead linked it to 3758PATE 2026-11-28 11:30 UTC"
 
     class Meta:

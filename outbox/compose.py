@@ -144,7 +144,7 @@ def queue(project: Project, recipients: list[str], subject: str, body: str, *, a
         msg = OutboundMessage.create(
             project=project, application=application, template=template, recipients=recipients, subject=subject,
             body=body.replace("\r\n", "\n"), attachments=[d.id for d in docs] or None,
-            message_id=make_msgid(idstring=tokens.encode(project.id).lower(), domain=domain),
+            message_id=make_msgid(idstring=tokens.legacy(project.id).lower(), domain=domain),
             in_reply_to=in_reply_to, references=references, automatic=automatic, created_by=actor)
         Event.record(project, "email", actor, actor_label="" if actor else "automatic",
                      summary=f"Email queued to {', '.join(recipients)}: {subject}", body=body[:2000],

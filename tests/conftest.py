@@ -17,6 +17,12 @@ TMP = Path(tempfile.mkdtemp(prefix="ixdesk-test-"))
 # Workers read mail settings from the environment: tests never write into ./var or mail anyone.
 os.environ["OUTBOX_DIR"] = str(TMP / "outbox")
 os.environ.pop("SMTP_URL", None)
+# Reply tokens are keyed; mail is authenticated by the test receiving server's results (tests/mails.py).
+os.environ["TOKEN_KEYS"] = "test-token-key-0123456789abcdef"
+os.environ["MAIL_AUTHSERV_ID"] = "mx.ixdesk.test"
+os.environ["MAIL_RECEIVING_HOSTS"] = "imap.ixdesk.test"
+(TMP / "dns.json").write_text("{}")
+os.environ["MAIL_DNS"] = f"file:{TMP / 'dns.json'}"  # DKIM keys are looked up offline
 
 
 def _private_database_url() -> tuple[str, callable]:

@@ -8,9 +8,14 @@ import struct
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, make_msgid, parseaddr
+
+from inbox.auth import AuthSettings
 
 DESK = "desk@example.com"
+# The desk's receiving server in tests (MAIL_AUTHSERV_ID, set by tests/conftest.py) and its internal relay.
+AUTHSERV_ID, RELAY = "mx.ixdesk.test", "imap.ixdesk.test"
+AUTH = AuthSettings(authserv_ids=(AUTHSERV_ID,), receiving_hosts=(RELAY,), verify_dkim=False)
 DATE = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.timezone.utc)
 _seq = itertools.count(1)
 
@@ -22,8 +27,12 @@ def msgid(domain: str = "sender.example") -> str:
 def message(frm: str, subject: str, body: str = "", *, to: str | list[str] = DESK, html: str | None = None,
             message_id: str | None = None, headers: dict | list[tuple[str, str]] | None = None,
             attachments: list[tuple[str, bytes, str]] = (), in_reply_to: str | None = None,
-            references: str | None = None, cc: str | None = None) -> bytes:
-    """A mail as a mail client would send it; attachments are (file name, bytes, content type)."""
+            references: str | None = None, cc: str | None = None, auth: str | None = None) -> bytes:
+    """A mail as a mail client would send it; attachments are (file name, bytes, content type).
+
+    auth: "pass" (or "fail", "none"): the DMARC result our receiving server records for the From domain,
+    in the headers it adds on top; None: the mail carries no results of our server.
+    """
     msg = EmailMessage()
     msg["From"] = frm
     msg["To"] = to if isinstance(to, str) else ", ".join(to)
@@ -47,7 +56,25 @@ def message(frm: str, subject: str, body: str = "", *, to: str | list[str] = DES
             continue
         maintype, _, subtype = ctype.partition("/")
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
-    return msg.as_bytes(policy=SMTP)
+    out = msg.as_bytes(policy=SMTP)
+    return received(out, auth) if auth else out
+
+
+def received(raw_mail: bytes, dmarc: str = "pass", domain: str | None = None, dkim: str | None = None) -> bytes:
+    """The mail as the desk's receiving server delivers it: its Authentication-Results above the Received
+    header from outside, and the internal relay's Received on top."""
+    if domain is None:
+        head = raw_mail.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
+        frm = next((line[5:] for line in head.split("\r\n") if line.lower().startswith("from:")), "")
+        domain = parseaddr(frm)[1].rpartition("@")[2].lower()
+    dkim = dkim or ("pass" if dmarc == "pass" else "fail")
+    results = (f"{AUTHSERV_ID}; spf=pass smtp.mailfrom={domain}; dkim={dkim} header.d={domain} header.s=s1; "
+               f"dmarc={dmarc} (p=REJECT) header.from={domain}")
+    top = (f"Received: from {AUTHSERV_ID} (localhost [127.0.0.1]) by {RELAY} with LMTP; Mon, 2 Mar 2026 09:30:02 +0000\r\n"
+           f"Authentication-Results: {results}\r\n"
+           f"Received: from mail.{domain} (mail.{domain} [203.0.113.7]) by {AUTHSERV_ID} with ESMTPS; "
+           f"Mon, 2 Mar 2026 09:30:01 +0000\r\n")
+    return top.encode() + raw_mail
 
 
 def raw(headers: list[tuple[str, str]], body: bytes) -> bytes:

@@ -1,10 +1,13 @@
 """Entry point for `dramatiq workers.boot`: connect the database, then declare the actors."""
 import config
-from models import base, catalog_ref, storage
+from models import base, catalog_ref, storage, tokens
 from models.base import connect
 
 settings = config.load(web=False)
 config.configure_logging(settings.log_level)
+if not settings.token_keys:
+    raise config.ConfigError("TOKEN_KEYS or SECRET_KEY: workers check reply tokens, so they need the web's key")
+tokens.configure(settings.token_keys)
 connect(settings.database_url)
 base.set_desk_timezone(settings.desk_timezone)
 storage.configure(settings.storage_dir)

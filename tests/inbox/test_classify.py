@@ -173,8 +173,30 @@ def test_identifiers_are_capped():
 
 def test_reply_tokens_in_subject_body_and_plus_address():
     good = tokens.encode(4242)
-    assert token_ids(ParsedMail(subject=f"Re: [{good}]")) == [(4242, "subject")]
-    assert token_ids(ParsedMail(subject="Re:", text=f"ref {good.lower()}")) == [(4242, "body")]
+    strong = tokens.Found(4242, "strong")
+    assert token_ids(ParsedMail(subject=f"Re: [{good}]")) == [(strong, "subject")]
+    assert token_ids(ParsedMail(subject="Re:", text=f"ref {good.lower()}")) == [(strong, "body")]
     assert token_ids(ParsedMail(subject=f"Re: [{good[:-1]}{'0' if good[-1] != '0' else '1'}]")) == []
-    assert plus_ids(ParsedMail(to=[tokens.plus_address(mails.DESK, 4242)])) == [4242]
+    assert plus_ids(ParsedMail(to=[tokens.plus_address(mails.DESK, 4242)])) == [strong]
     assert plus_ids(ParsedMail(to=["desk+newsletter@example.com"])) == []
+
+
+def test_a_token_carries_at_least_64_bits_nobody_outside_can_compute():
+    token = tokens.encode(4242)
+    assert len(token.rsplit("-", 1)[1]) * 5 >= 64 and token.startswith(tokens.legacy(4242) + "-")
+    assert tokens.encode(4243).rsplit("-", 1)[1] != token.rsplit("-", 1)[1]
+    # The old sequential form still routes a reply, as weak evidence only.
+    assert tokens.find(f"Re: [{tokens.legacy(4242)}]") == [tokens.Found(4242, "unkeyed")]
+
+
+def test_rotated_keys_keep_old_tokens_working_as_weak_evidence():
+    before = tokens.encode(4242)
+    old = list(tokens._keys)
+    try:
+        tokens.configure(["a-brand-new-token-key-0123456789", *old])
+        assert tokens.find(before) == [tokens.Found(4242, "old_key")]
+        assert tokens.find(tokens.encode(4242)) == [tokens.Found(4242, "strong")]
+        tokens.configure(["a-brand-new-token-key-0123456789"])
+        assert tokens.find(before) == [], "a token under a key the desk no longer has is no token"
+    finally:
+        tokens.configure(old)

@@ -24,7 +24,7 @@ CORPUS = Path(os.environ.get("IXDESK_MAIL_CORPUS") or Path(__file__).resolve().p
 MIME_FOLDERS = ("rt-emails", "cpython-test-email", "mail-parser")
 TNEF_FOLDER = "tnefparse-winmail"
 SECONDS_EACH = 10.0
-INTAKE = Intake(own_addresses=(mails.DESK,))
+INTAKE = Intake(own_addresses=(mails.DESK,), auth=mails.AUTH)
 
 if not all((CORPUS / f).is_dir() for f in (*MIME_FOLDERS, TNEF_FOLDER)):
     pytest.skip(f"optional data: mail corpus not found at {CORPUS} (it lives beside the repo in ../shared/mail-corpus; "

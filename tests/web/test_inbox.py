@@ -97,8 +97,10 @@ def test_rerun_after_the_project_appears_and_raw_download(client, users):
     Application.create(project=p, kind="ahj_permit", status="SUBMITTED", reference_number="B24-00123")
     assert client.post(f"/inbox/{mail.id}/rerun").status_code == 303
     mail = InboundMail.get_by_id(mail.id)
-    assert (mail.state, mail.project_id, mail.kind) == ("processed", p.id, "ahj_notice")
-    assert Application.get(Application.project == p).status == "APPROVED_TO_INSTALL"
+    # An upload stays suggest-only on every re-run: anyone can write an .eml file.
+    assert (mail.state, mail.project_id, mail.notice) == ("needs_review", p.id, "permit_issued")
+    assert "uploaded by a person" in mail.reason and mail.suggested_change["to"] == "APPROVED_TO_INSTALL"
+    assert Application.get(Application.project == p).status == "SUBMITTED"
     got = client.get(f"/inbox/{mail.id}/raw")
     assert got.data == raw and got.mimetype == "message/rfc822"
 

@@ -9,17 +9,19 @@ from models.base import db as proxy
 from models.sms import queue as queue_text
 from outbox import compose
 from tests.conftest import login
+from tests import mails
 from tests.factories import make_project
 from tests.web.test_projects import QueryCounter
 
 HX = {"HX-Request": "true"}
 
 
-def ingest(raw: bytes) -> InboundMail:
+def ingest(raw: bytes, auth: str | None = None) -> InboundMail:
+    """Process a mail as the CLI does; auth: the DMARC result the desk's receiving server recorded."""
     from inbox.intake import run_now
     from inbox.pipeline import Intake
     from inbox.store import store
-    return run_now(store(raw, "cli").mail, Intake())
+    return run_now(store(mails.received(raw, auth) if auth else raw, "cli").mail, Intake(auth=mails.AUTH))
 
 
 def message(sender: str, subject: str, body: str, n: int, **headers) -> bytes:
@@ -260,16 +262,19 @@ def test_triage_respects_who_may_change_a_project(app, users):
     assert james.post(f"/inbox/{mail.id}/handled", data={}, headers=HX).status_code == 200
 
 
-def test_a_notice_with_only_a_reply_token_from_a_utility_domain_is_a_suggestion(db):
-    """From headers are easy to forge and customers see reply tokens: the notice must name the application."""
+def test_a_notice_from_a_utility_domain_our_server_did_not_authenticate_is_a_suggestion(db):
+    """A From header is easy to forge: only the receiving server's DMARC verdict proves the utility sent it."""
     p = make_project()
     app = Application.create(project=p, kind="utility_part1", status="SUBMITTED", reference_number="PGE-INT-300123456")
     forged = ingest(message("noreply@pge.com", f"Application approved {tokens.subject_tag(p.id)}",
                             "Your application has been approved.", 81))
-    assert forged.state == "needs_review" and "not corroborated" in forged.reason
+    assert forged.state == "needs_review" and "sender not authenticated" in forged.reason
     assert Application.get_by_id(app.id).status == "SUBMITTED"
-    real = ingest(message("noreply@pge.com", "Application PGE-INT-300123456 approved",
-                          "Your application has been approved.", 82))
+    old_token = ingest(message("noreply@pge.com", f"Application approved [{tokens.legacy(p.id)}]",
+                               "Your application has been approved.", 84), auth="pass")
+    assert old_token.state == "needs_review" and "project found only by token" in old_token.reason
+    real = ingest(message("noreply@pge.com", f"Application approved {tokens.subject_tag(p.id)}",
+                          "Your application has been approved.", 82), auth="pass")
     assert real.state == "processed" and Application.get_by_id(app.id).status == "APPROVED_TO_INSTALL"
 
 
