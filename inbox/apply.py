@@ -39,6 +39,7 @@ def plan(project: Project, authority: str, notice: str, references: list[str], s
     status: what the utility's own phrase says the notice means there (FPL's "received your application" is
     SUBMITTED, not completeness review); used for every kind that has that status.
     """
+    notice = in_context(project, authority, notice)
     targets = dict(notices.TARGETS.get(authority, {}).get(notice, {}))
     if status:
         targets = {kind: status if status in lifecycle.statuses(kind) else to for kind, to in targets.items()}
@@ -62,6 +63,8 @@ def plan(project: Project, authority: str, notice: str, references: list[str], s
             movable.append(a)
         except lifecycle.TransitionError as exc:
             refused.append((a, str(exc)))
+    if len(movable) > 1 and authority == "utility":  # a utility's own notice is about interconnection first
+        movable = [a for a in movable if a.kind != "incentive"] or movable
     if len(movable) > 1:  # e.g. a deficiency while Part 1 and Part 2 are both open: the one waiting on them
         waiting = [a for a in movable if a.ball_in_court in ("utility", "ahj")]
         movable = waiting if len(waiting) == 1 else movable
@@ -74,6 +77,17 @@ def plan(project: Project, authority: str, notice: str, references: list[str], s
         return Plan(notice, targets[a.kind], a.kind, a, a.status, blocked=f"could be any of: {names}")
     a, why = refused[0]
     return Plan(notice, targets[a.kind], a.kind, a, a.status, blocked=why)
+
+
+def in_context(project: Project, authority: str, notice: str) -> str:
+    """What a notice means where the application stands: an AHJ's "correction notice" after the permit was
+    issued comes from an inspector, so it is a failed inspection, not a plan-check deficiency."""
+    if authority == "ahj" and notice == "deficiency":
+        permit = Application.get_or_none((Application.project == project) & (Application.kind == "ahj_permit"))
+        if permit is not None and lifecycle.rank("ahj_permit", permit.status) >= \
+                lifecycle.rank("ahj_permit", "APPROVED_TO_INSTALL") and permit.status not in lifecycle.ENDINGS:
+            return "inspection_failed"
+    return notice
 
 
 def deficiency_items(text: str) -> list[str]:

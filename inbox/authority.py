@@ -71,7 +71,9 @@ def for_project(domain: str, utility_code: str, ahj_name: str | None, ahj_state:
     for sender in catalog.senders.values():
         if sender.authority != "program" or not covers(domain, sender.domains):
             continue
-        if (set(sender.programs) & offered) or utility_code in sender.utilities:
+        # An administrator for named utilities (PG&E runs SGIP in its own territory) counts only there.
+        if (not sender.programs or set(sender.programs) & offered) and \
+                (not sender.utilities or utility_code in sender.utilities) and (sender.programs or sender.utilities):
             found.append(Authority("program", sender.code, domain, f"{domain} is {sender.name}, which administers "
                                    f"{', '.join(sorted(set(sender.programs) & offered)) or utility_code} here",
                                    platform=sender.kind == "platform"))

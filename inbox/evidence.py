@@ -40,6 +40,9 @@ def doubts(verdict: Verdict | None, authority: Authority | None, match: Match, p
     if authority is not None and authority.platform and not match.held:
         out.append(f"{authority.domain} sends for many organisations: the mail must name the reference number "
                    "the application holds")
+    if match.others:
+        out.append(f"the mail also names {', '.join(match.others[:3])}: it is about several applications, and "
+                   "which part is about this one needs a person")
     if not match.strong or match.confidence < MATCH_NEEDED:
         out.append(f"project found only by {match.method.replace('_', ' ') or 'a guess'} ({match.why})")
     if reading.confidence < notices.APPLY_AT:

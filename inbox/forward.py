@@ -9,8 +9,10 @@ from inbox.parse import ParsedMail, ParseError, parse
 
 MAX_DEPTH = 10  # forwards of forwards: the innermost original within this many levels is read
 FORWARD_SUBJECT = re.compile(r"^\s*((fwd?|fw|tr|wg|rv|enc|doorst)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
-MARKER = re.compile(r"(?im)^[ \t>]*(?:-{4,}\s*(?:forwarded message|original message|mensaje reenviado|"
-                    r"message transféré)\s*-{4,}|begin forwarded message:)[ \t]*$")
+# "-----Original Message-----" opens a quoted reply, not a forward: it counts only under a forward's subject.
+MARKER = re.compile(r"(?im)^[ \t>]*(?:-{4,}\s*(?:forwarded message|mensaje reenviado|message transféré|"
+                    r"weitergeleitete nachricht)\s*-{4,}|begin forwarded message:)[ \t]*$")
+REPLY_MARKER = re.compile(r"(?im)^[ \t>]*-{4,}\s*original message\s*-{4,}[ \t]*$")
 # An Outlook-style header block: "From: ..." then Sent/Date/To/Subject lines.
 OUTLOOK_BLOCK = re.compile(r"(?im)^[ \t>]*from:[ \t]*\S.*\n(?:[ \t>]*(?:sent|date|to|cc|subject):.*\n){2,5}")
 FIELD = re.compile(r"^[ \t>]*(from|date|sent|to|cc|subject)[ \t]*:[ \t]*(.*)$", re.IGNORECASE)
@@ -38,9 +40,8 @@ def original(mail: ParsedMail) -> Forward | None:
         depth += 1
         inner.depth = depth
         found = inner
-        if inner.parsed is None:
-            break  # an inline forward: nothing below it to unwrap reliably
-        current = inner.parsed
+        # An inline forward's text may hold a forward of its own (a customer's forward, forwarded again).
+        current = inner.parsed or ParsedMail(subject=inner.subject, text=inner.text, from_addr=inner.from_addr)
     return found
 
 
@@ -60,6 +61,8 @@ def _attached(mail: ParsedMail) -> Forward | None:
 def _inline(mail: ParsedMail) -> Forward | None:
     text = mail.text or ""
     marker = MARKER.search(text)
+    if marker is None and FORWARD_SUBJECT.match(mail.subject):
+        marker = REPLY_MARKER.search(text)
     block = None
     if marker is None:
         if not FORWARD_SUBJECT.match(mail.subject):

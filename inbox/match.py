@@ -18,9 +18,11 @@ from models.projects import Project
 LABELLED_ID = re.compile(
     r"\b(?:application|project|permit|reference|ref|case|account|service account|said|work order|reservation|"
     r"approval|meter|esi)\s*(?:id|no\.?|number|num|#)?\s*[:#]?\s*([A-Z0-9][A-Z0-9_-]{3,40}[A-Z0-9])\b", re.IGNORECASE)
-STREET = re.compile(r"\b(\d{2,6})\s+((?:[NSEW]\.?\s+)?[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)\s+"
-                    r"(St|Street|Ave|Avenue|Rd|Road|Dr|Drive|Ln|Lane|Ct|Court|Blvd|Way|Pl|Place|Cir|Circle|Ter|"
-                    r"Terrace|Pkwy|Hwy|Loop|Trl|Trail)\b")
+STREET = re.compile(r"\b(\d{2,6})\s+((?:[NSEW]\.?\s+)?[A-Z][A-Za-z]+(?:\s+[A-Z][A-Za-z]+)?)\s+"
+                    r"((?i:St|Street|Ave|Avenue|Rd|Road|Dr|Drive|Ln|Lane|Ct|Court|Blvd|Way|Pl|Place|Cir|Circle|Ter|"
+                    r"Terrace|Pkwy|Hwy|Loop|Trl|Trail))\b")
+# A person's name as mail writes it: "Dana Pate", "DANA PATE", "Host Customer: Dana Pate".
+PERSON = re.compile(r"\b([A-Z][a-z]+|[A-Z]{2,})\s+((?:O'|Mc)?[A-Z][a-z'’-]+|[A-Z][A-Z'’-]+)\b")
 CANDIDATE_ID = re.compile(r"(?<![A-Z0-9_-])[A-Z0-9][A-Z0-9_:-]{3,40}[A-Z0-9](?![A-Z0-9_-])")
 QUOTE_START = re.compile(r"(?im)^(>|-{2,}\s*original message|_{5,}|on .{5,200}wrote:\s*$|from:\s.+\n(sent|date):)")
 STRENGTH = {"token": 1.0, "plus_address": 1.0, "thread": 0.95, "reference": 0.9, "external_id": 0.85,
@@ -42,6 +44,7 @@ class Match:
     reference: str = ""  # the identifier that found the project, when one did
     strong: bool = False  # found by evidence an outsider cannot forge or guess (STRONG, keyed token)
     held: list[str] = field(default_factory=list)  # reference numbers of the project's applications in the mail
+    others: list[str] = field(default_factory=list)  # numbers shaped like a held one that are not this project's
 
     @property
     def project(self) -> Project | None:
@@ -222,9 +225,17 @@ def held(project_id: int, lookup: list[str]) -> list[str]:
     return [a.reference_number for a in rows if a.reference_number.upper() in upper]
 
 
+def shape(ref: str) -> str:
+    """B26-01234 -> A99-99999: what kind of number it is, whatever its digits."""
+    return re.sub(r"[A-Z]", "A", re.sub(r"\d", "9", ref.upper()))
+
+
 def _with_held(m: Match, lookup: list[str], strong: bool) -> Match:
     m.strong = strong
     m.held = held(m.project_id, lookup) if m.project_id else []
+    shapes = {shape(h) for h in m.held}
+    mine = {h.upper() for h in m.held}
+    m.others = [c for c in lookup if shape(c) in shapes and c.upper() not in mine][:10]
     return m
 
 
@@ -240,3 +251,8 @@ def _similar(mail: ParsedMail, rank) -> None:
     if len(name) >= 5 and "@" not in name:
         for p in Project.select(Project.id).where(fn.LOWER(Project.customer_name) == name.lower()).limit(5):
             rank(p.id, 0.4, f"sender name {name}")
+    # Customer names in the text: exact, as stored (title case), so the name index serves the lookup.
+    names = list(dict.fromkeys(f"{a} {b}".title() for a, b in PERSON.findall(text)))[:40]
+    if names:
+        for p in Project.select(Project.id, Project.customer_name).where(Project.customer_name.in_(names)).limit(5):
+            rank(p.id, 0.4, f"customer name {p.customer_name} in the mail")

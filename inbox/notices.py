@@ -7,13 +7,18 @@ from dataclasses import dataclass, field
 from catalog.model import NOTICE_TYPES, NoticePhrase
 
 # Words that, earlier in the same sentence, turn "permission to operate" into a condition, not news.
-HEDGES = re.compile(r"\b(not|no|never|until|unless|before|once|if|when|after|pending|awaiting|without|prior to|"
-                    r"do not|don't|cannot|can't|required for|needed for|in order to|will|shall|would|expect|"
-                    r"expected|upon)\b", re.IGNORECASE)
+HEDGES = re.compile(r"\b(never|until|unless|before|once|if|when|after|pending|awaiting|without|prior to|"
+                    r"do not|don't|cannot|can't|required for|needed for|in order to|will|shall|would|should|could|"
+                    r"might|expect|expected|upon|to request|may request|can request|apply for|eligible for|assuming|"
+                    r"probably|likely|hope|hoping)\b", re.IGNORECASE)
+# Negations hedge only close by: "no permission to operate yet", but not "no upgrade is needed and I have
+# approved the application".
+NEGATION = re.compile(r"\b(not|no|not yet)\b(?:\W+\w+){0,3}\W*$", re.IGNORECASE)
 # Words right after the phrase that make it future or pending: "permission to operate is pending".
 HEDGES_AFTER = re.compile(r"^[^.!?;\n]{0,12}\b(is |are |has |remains )?(pending|not yet|will|to be|required|expected|"
-                          r"upcoming|requested|in progress)\b", re.IGNORECASE)
-SENTENCE_END = re.compile(r"[.!?;:\n]")
+                          r"upcoming|requested|in progress|tomorrow|next week|soon|shortly|later)\b", re.IGNORECASE)
+# A sentence ends at punctuation, a blank line or a list bullet: not at every line break (mail wraps lines).
+SENTENCE_END = re.compile(r"[.!?;:]|\n\s*\n|\n\s*[-*•▪]\s")
 # Notices that cannot both be news in one mail: their presence together needs a person.
 OPPOSED = {
     frozenset({"deficiency", "approved_to_install"}), frozenset({"deficiency", "conditional_approval"}),
@@ -26,7 +31,7 @@ OPPOSED = {
 }
 # How far along the road each notice is: when several agree, the furthest is the news.
 PROGRESS = ("acknowledged", "reservation_confirmed", "deficiency", "cured", "permit_issued", "conditional_approval",
-            "approved_to_install", "agreement_ready", "inspection_scheduled", "inspection_failed",
+            "approved_to_install", "agreement_ready", "agreement_executed", "inspection_scheduled", "inspection_failed",
             "inspection_passed", "meter_ordered", "meter_installed", "pto_granted", "payment_issued",
             "withdrawn", "cancelled")
 # Which application a notice moves, and to what, by who sent it.
@@ -41,6 +46,7 @@ TARGETS = {
         "approved_to_install": {"utility_part1": "APPROVED_TO_INSTALL"},
         "conditional_approval": {"utility_part1": "APPROVED_TO_INSTALL"},
         "agreement_ready": {"utility_part1": "AGREEMENT_SENT", "utility_part2": "AGREEMENT_SENT"},
+        "agreement_executed": {"utility_part1": "AGREEMENT_EXECUTED", "utility_part2": "AGREEMENT_EXECUTED"},
         "meter_ordered": {"utility_part2": "METER_ORDERED"},
         "meter_installed": {"utility_part2": "METER_INSTALLED"},
         "inspection_scheduled": {"utility_part2": "INSPECTION_SCHEDULED"},
@@ -86,13 +92,14 @@ FIRST_STATUSES = frozenset({"SUBMITTED", "COMPLETENESS_REVIEW", "TECHNICAL_REVIE
 # What a notice is called on the inbox page ("PTO letter, probably 3758PATE-1").
 NAMES = {"acknowledged": "acknowledgement", "deficiency": "deficiency notice", "cured": "deficiency cleared notice",
          "approved_to_install": "approval", "conditional_approval": "conditional approval",
-         "agreement_ready": "agreement to sign", "meter_ordered": "meter order notice",
+         "agreement_ready": "agreement to sign", "agreement_executed": "executed agreement", "meter_ordered": "meter order notice",
          "meter_installed": "meter installed notice", "inspection_scheduled": "inspection scheduled notice",
          "inspection_passed": "inspection passed notice", "inspection_failed": "inspection failed notice",
          "permit_issued": "permit issued notice", "pto_granted": "PTO letter",
          "reservation_confirmed": "reservation confirmation", "payment_issued": "incentive payment notice",
          "cancelled": "cancellation notice", "withdrawn": "withdrawal notice"}
 APPLY_AT = 0.8  # below this a notice is a suggestion for a person
+NEWS_AT = 0.4  # below this (only conditional wording) a mail is no notice at all
 
 
 @dataclass(frozen=True)
@@ -125,7 +132,9 @@ _PATTERNS: dict[str, re.Pattern] = {}
 def _pattern(phrase: str) -> re.Pattern:
     """A phrase as a regex from a word start; " * " stands for a few words ("permit * has been issued")."""
     if phrase not in _PATTERNS:
-        body = r"(?:\s+\S+){0,4}?\s+".join(re.escape(part.strip()) for part in phrase.split(" * "))
+        # Spaces in a phrase match any run of white space ("Result:     Approved" in a portal's table).
+        body = r"(?:\s+\S+){0,4}?\s+".join(r"\s+".join(map(re.escape, part.split()))
+                                           for part in phrase.split(" * "))
         _PATTERNS[phrase] = re.compile(r"(?<![a-z0-9])" + body)
     return _PATTERNS[phrase]
 
@@ -135,18 +144,32 @@ def _find(phrase: NoticePhrase, text: str, where: str) -> list[Hit]:
     for match in _pattern(phrase.phrase).finditer(text):
         start = max((m.end() for m in SENTENCE_END.finditer(text, max(0, match.start() - 160), match.start())),
                     default=max(0, match.start() - 160))
-        hedged = bool(HEDGES.search(text, start, match.start()) or HEDGES_AFTER.search(text[match.end():match.end() + 60]))
+        # The words a " * " gap stands for can hedge too: "permit B26-01 will be issued" is no news.
+        gap = " * " in phrase.phrase and (HEDGES.search(text, match.start(), match.end()) or
+                                          re.search(r"\b(not|no)\b", text[match.start():match.end()]))
+        end = re.search(r"[.!?\n]", text[match.end():match.end() + 200])
+        question = bool(end and end.group(0) == "?")  # "Permission to operate next?" asks, it does not tell
+        hedged = bool(HEDGES.search(text, start, match.start()) or gap or question or
+                      NEGATION.search(text[start:match.start()]) or
+                      HEDGES_AFTER.search(text[match.end():match.end() + 60]))
         hits.append(Hit(phrase.notice, phrase.phrase, where, hedged, phrase.status, match.span()))
     return hits
 
 
 def _innermost(hits: list[Hit]) -> list[Hit]:
-    """A phrase found inside a longer one of another notice wins: "permit ... a correction notice has been
-    issued" is a correction notice, not an issued permit."""
+    """Where two notices' phrases overlap, one wins. Inside a phrase with gaps, the inner phrase wins:
+    "permit ... a correction notice has been issued" is a correction notice, not an issued permit. Inside a
+    literal phrase, the longer one wins: "approved to operate" is PTO, "deficiency has been cleared" is cured.
+    """
     def contains(outer: Hit, inner: Hit) -> bool:
         return (outer.where == inner.where and outer.notice != inner.notice and outer.span != inner.span and
                 outer.span[0] <= inner.span[0] and inner.span[1] <= outer.span[1])
-    return [h for h in hits if not any(contains(h, other) for other in hits)]
+    losers = set()
+    for outer in hits:
+        for inner in hits:
+            if contains(outer, inner):
+                losers.add(id(outer) if " * " in outer.phrase else id(inner))
+    return [h for h in hits if id(h) not in losers]
 
 
 def _agree(notices: set[str], hits: list[Hit]) -> set[str]:
@@ -201,14 +224,19 @@ def read(subject: str, text: str, phrases: list[NoticePhrase], authority: str) -
     return reading
 
 
-def read_any(subject: str, text: str, phrases: list[NoticePhrase], authorities=("utility", "ahj", "program")
-             ) -> tuple[str, Reading]:
-    """For a sender who is no listed authority: the reading of whichever authority's wording fits best."""
-    best = ("", Reading(why="no notice wording"))
-    for who in authorities:
+def read_any(subject: str, text: str, phrases: list[NoticePhrase], authorities=("utility", "ahj", "program"),
+             kinds: frozenset[str] = frozenset()) -> tuple[str, Reading]:
+    """The reading of whichever authority's wording fits best; at equal certainty, the one whose notice moves
+    an application the project has (kinds), then the first named."""
+    best, key = ("", Reading(why="no notice wording")), None
+    for order, who in enumerate(authorities):
         reading = read(subject, text, phrases, who)
-        if reading.notice and reading.confidence > best[1].confidence:
-            best = (who, reading)
+        if not reading.notice:
+            continue
+        moves = set(TARGETS.get(who, {}).get(reading.notice, {}))
+        rank = (reading.confidence, bool(moves & kinds), -order)
+        if key is None or rank > key:
+            best, key = (who, reading), rank
     return best
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import signal
 import threading
 from contextlib import contextmanager
@@ -34,6 +35,7 @@ MAX_MAIL_BYTES = 60 * 1048576
 MAX_ATTACHMENTS = 25  # files kept from one mail; the raw mail keeps every one
 MAX_ATTACHMENT_BYTES_TOTAL = 50 * 1048576
 STOP = True  # a step returns it to end the chain
+REPLY_SUBJECT = re.compile(r"^\s*((re|aw|sv|antw|vs|ref)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -274,18 +276,28 @@ def read_notice(ctx: Context) -> None:
     """Every mail is read for notice wording, whoever sent it: a notice nobody sees blocks a project."""
     if ctx.kind not in ("human", "bulk"):
         return  # auto-replies, bounces and receipts announce nothing
-    if ctx.customer and ctx.forward is None:
-        return  # the customer's own words ("PG&E approved it!") are news for a person, not a notice
     phrases = list(ctx.catalog.notice_phrases)
     if ctx.project is not None:
         utility = ctx.catalog.utilities.get(ctx.project.utility.code)
         phrases += list(utility.notice_phrases if utility else ())
     else:
         codes = {a.code for a in ctx.authorities if a.who == "utility"}
-        phrases += [ph for code in codes for ph in ctx.catalog.utilities[code].notice_phrases
-                    if code in ctx.catalog.utilities]
-    whos = tuple(dict.fromkeys(a.who for a in ctx.authorities)) or authority.AUTHORITY_ORDER
-    ctx.reading_as, ctx.reading = notices.read_any(ctx.subject, ctx.text, phrases, whos)
+        phrases += [ph for code in sorted(codes & set(ctx.catalog.utilities))
+                    for ph in ctx.catalog.utilities[code].notice_phrases]
+    # Whose wording to read it as: the project's authorities this domain speaks for; else whoever the
+    # catalog lists the domain for anywhere (a platform, another city); else every kind of authority.
+    hints = [a for a in ctx.authorities if not a.general] or \
+        ([] if ctx.customer else authority.anywhere(ctx.sender_domain, ctx.catalog))
+    whos = tuple(dict.fromkeys(a.who for a in hints)) or authority.AUTHORITY_ORDER
+    kinds = frozenset(a.kind for a in ctx.project.applications) if ctx.project is not None else frozenset()
+    # A reply's subject is the old mail's subject: "RE: Witness test scheduled" is not today's news.
+    subject = "" if REPLY_SUBJECT.match(ctx.subject) else ctx.subject
+    ctx.reading_as, ctx.reading = notices.read_any(subject, ctx.text, phrases, whos, kinds)
+    if ctx.reading.notice and ctx.reading.confidence < notices.NEWS_AT:
+        # Only conditional wording ("once it is approved you'll get..."): an explanation, not news.
+        ctx.result.step("notice", f"{ctx.reading.why}: no notice")
+        ctx.reading = notices.Reading(why=ctx.reading.why)
+        return
     if ctx.reading.notice:
         ctx.authority = next((a for a in ctx.authorities if a.who == ctx.reading_as), None)
         ctx.result.notice = ctx.reading.notice
@@ -298,7 +310,14 @@ def unmatched(ctx: Context) -> bool | None:
     r, m = ctx.result, ctx.match
     if ctx.project is not None:
         return None
-    if ctx.reading and ctx.reading.notice:
+    # About no project: list mail without a reference number is a newsletter ("approved", "permission to
+    # operate" are its everyday words); from a sender the catalog does not list, only subject wording or a
+    # reference-shaped number makes it a notice to show.
+    if ctx.reading and ctx.reading.notice and (
+            ctx.kind == "bulk" and not m.references or
+            not ctx.authorities and not (ctx.reading.confidence >= 0.95 or m.references)):
+        ctx.result.notice = None
+    if ctx.reading and ctx.result.notice:
         name = notices.NAMES.get(ctx.reading.notice, ctx.reading.notice.replace("_", " "))
         best = m.suggestions[0]["external_id"] if m.suggestions else ""
         for s in m.suggestions:
@@ -325,6 +344,7 @@ def plan_change(ctx: Context) -> None:
     who = ctx.authority.who if ctx.authority else ctx.reading_as
     ctx.plan = apply.plan(ctx.project, who, ctx.result.notice, ctx.match.references + ctx.match.held,
                           ctx.reading.status)
+    ctx.result.notice = ctx.plan.notice  # what it means where the application stands
 
 
 def decide(ctx: Context) -> None:

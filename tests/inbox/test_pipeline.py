@@ -460,11 +460,16 @@ def test_a_customer_reply_moves_their_document_reminders_not_a_status(customer):
     "> Your application has been approved to install.\n> Permission to operate granted.\n",
 ])
 def test_a_customer_reply_never_changes_a_utility_status(customer, own):
+    """What the customer says they heard is read (a person sees it), never applied; quoted history is not news."""
     _, out = run(mails.message("ana.ruiz@example.net", f"Re: PGE-INT-300123456 {tokens.subject_tag(customer.id)}",
                                own))
-    assert out["kind"] == "human" and out["notice"] is None and out["status_change"] is None
-    assert out["suggested_change"] is None
+    assert out["kind"] == "human" and out["status_change"] is None
     assert statuses(customer) == {"utility_part1": "TECHNICAL_REVIEW"}
+    if own.startswith("Thanks"):
+        assert out["notice"] is None and out["suggested_change"] is None and out["state"] == "processed"
+    else:
+        assert out["state"] == "needs_review" and out["suggested_change"]["to"] == "APPROVED_TO_INSTALL"
+        assert "listed for none" in out["reason"]
 
 
 @pytest.mark.parametrize("address, words", [
@@ -479,8 +484,10 @@ def test_a_customer_writing_from_a_utility_or_government_domain_is_still_the_cus
                            "ahj_permit": ("SUBMITTED", "B24-001234")})
     contacts_for(p)
     _, out = run(mails.message(f"Jane Doe <{address}>", f"Re: next steps {tokens.subject_tag(p.id)}", words))
-    assert out["status_change"] is None and out["suggested_change"] is None and out["kind"] == "human", out
+    assert out["status_change"] is None and out["kind"] == "human", out
     assert statuses(p) == {"utility_part1": "TECHNICAL_REVIEW", "ahj_permit": "SUBMITTED"}
+    # At most a suggestion for a person, and never on the strength of the employer's domain.
+    assert out["suggested_change"] is None or "listed for none" in out["reason"], out
 
 
 # --- automatic mail ---------------------------------------------------------------------------------------------

@@ -14,6 +14,13 @@ HERE = Path(__file__).resolve().parent
 PLACEHOLDER = re.compile(rb"\{\{(token|plus|legacy):([A-Za-z0-9_-]+)\}\}")
 
 
+def same(a: str | None, b: str | None) -> bool:
+    """Two notice names for the same news (conditional approval and approval both mean approved to install)."""
+    from catalog.model import NOTICE_TYPES
+    return bool(a and b) and (a == b or (NOTICE_TYPES.get(a) == NOTICE_TYPES.get(b) and
+                                         {a, b} <= {"conditional_approval", "approved_to_install"}))
+
+
 @dataclass(frozen=True)
 class Case:
     shard: str
@@ -56,7 +63,7 @@ class Outcome:
             return "auto" if right else "wrong_auto"
         if c.expect == "none":
             return "false_notice" if self.notice else "quiet"
-        if self.notice == c.notice and self._right_suggestion():
+        if same(self.notice, c.notice) and self._right_suggestion():
             return "suggestion"
         return "missed"
 
@@ -204,7 +211,7 @@ def score(outcomes: list[Outcome]) -> Score:
             by_type[c.notice]["auto"] += v == "auto"
         if o.notice:
             by_type[o.notice]["read"] += 1
-            by_type[o.notice]["read_right"] += o.notice == c.notice and c.expect != "none"
+            by_type[o.notice]["read_right"] += same(o.notice, c.notice) and c.expect != "none"
     table = {}
     for notice, n in sorted(by_type.items()):
         table[notice] = {"cases": n["cases"], "recall": n["found"] / n["cases"] if n["cases"] else None,
@@ -221,6 +228,6 @@ def score(outcomes: list[Outcome]) -> Score:
         false_notices=[o.case.name for o in outcomes if o.verdict == "false_notice"],
         auto_rate=sum(o.verdict == "auto" for o in applies) / len(applies) if applies else 0.0,
         recall=sum(o.verdict in ("auto", "suggestion") for o in notices) / len(notices) if notices else 0.0,
-        precision=sum(o.notice == o.case.notice and o.case.expect != "none" for o in read) / len(read)
+        precision=sum(same(o.notice, o.case.notice) and o.case.expect != "none" for o in read) / len(read)
         if read else 0.0,
         total=len(outcomes), forgeries=sum(o.case.forgery for o in outcomes))
