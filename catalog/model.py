@@ -33,6 +33,7 @@ NOTICE_TYPES = {
     "approved_to_install": "APPROVED_TO_INSTALL",
     "conditional_approval": "APPROVED_TO_INSTALL",
     "agreement_ready": "AGREEMENT_SENT",
+    "agreement_executed": "AGREEMENT_EXECUTED",
     "meter_ordered": "METER_ORDERED",
     "meter_installed": "METER_INSTALLED",
     "inspection_scheduled": "INSPECTION_SCHEDULED",
