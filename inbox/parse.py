@@ -16,7 +16,7 @@ import nh3
 from inbox.store import normalise_message_id
 
 log = logging.getLogger(__name__)
-MAX_DEPTH = 20
+MAX_DEPTH = 40  # forwards of forwards nest two levels each; a parser bomb goes far deeper
 MAX_TEXT = 200_000  # characters of body kept for display, search and rules
 # Labels senders put on text that Python's codecs do not know, or know as a smaller charset than meant.
 CHARSETS = {

@@ -97,7 +97,34 @@ def show(doc_id: int):
     versions = list(Document.select().where(Document.checklist_item == doc.checklist_item_id)
                     .order_by(Document.version.desc())) if doc.checklist_item_id else [doc]
     return render_template("documents/show.html", doc=doc, versions=versions, project=doc.project,
-                           can_edit=doc.project.can_edit(g.user), tab="documents")
+                           can_edit=doc.project.can_edit(g.user), tab="documents", items=_items(doc))
+
+
+def _items(doc: Document) -> list[ChecklistItem]:
+    """The checklist items a file on no item may be filed to (the one it seems to be for first)."""
+    if doc.checklist_item_id or doc.kind != "file":
+        return []
+    items = [i for group in checklists.items_for(doc.project).values() for i in group]
+    return sorted(items, key=lambda i: i.id != doc.proposed_item_id)
+
+
+@bp.post("/documents/<int:doc_id>/file-to")
+def file_to(doc_id: int):
+    """File a document that is on no checklist item (kept to review, dropped on the tab) to one."""
+    doc = _document(doc_id)
+    require_edit(doc.project)
+    raw = request.form.get("item_id", "")
+    item = ChecklistItem.get_or_none((ChecklistItem.id == int(raw)) & (ChecklistItem.project == doc.project_id)) \
+        if is_id(raw) else None
+    try:
+        if item is None:
+            raise DocumentError("choose a checklist item of this project")
+        doc = documents.file_to(doc, item, g.user)
+    except DocumentError as exc:
+        return render_template("documents/show.html", doc=doc, versions=[doc], project=doc.project, can_edit=True,
+                               tab="documents", items=_items(doc), file_error=str(exc)), 422
+    flash(f"{doc.name} filed to {item.label}.")
+    return redirect(url_for("documents.show", doc_id=doc.id), 303)
 
 
 @bp.get("/documents/<int:doc_id>/file")

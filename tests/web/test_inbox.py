@@ -119,3 +119,34 @@ def test_pages_of_fifty_with_links_that_keep_the_filters(client, users):
     assert "Showing 1–50 of 55 messages" in first and 'href="/inbox?state=unmatched&amp;page=2"' in first
     second = client.get("/inbox?state=unmatched&page=2", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "Showing 51–55 of 55 messages" in second and "Lost 0<" in second
+
+
+def test_the_mail_page_shows_the_sender_verdict_and_files_a_kept_document(client, users):
+    """A file from a sender the desk cannot vouch for waits on the mail's page; a person files it."""
+    from inbox.intake import run_now
+    from inbox.pipeline import Intake
+    from inbox.store import store
+    from models import ChecklistItem, Document, checklists
+    from tests import files, mails
+    login(client, users["maria"])
+    p = make_project(coordinator=users["maria"])
+    checklists.sync(p)
+    raw = mails.message("someone@elsewhere.example", f"Bill {tokens.subject_tag(p.id)}", "here",
+                        attachments=[("PGE_bill_march.pdf", files.pdf("PG&E bill"), "application/pdf")])
+    mail = run_now(store(raw, "imap").mail, Intake(auth=mails.AUTH))
+    page = client.get(f"/inbox/{mail.id}").get_data(as_text=True)
+    assert "not authenticated" in page and "no Authentication-Results from our receiving server" in page
+    assert "to review — perhaps" in page
+    doc = Document.get(Document.project == p)
+    show = client.get(f"/documents/{doc.id}").get_data(as_text=True)
+    assert "File to a checklist item" in show and "(suggested)" in show
+    bad = client.post(f"/documents/{doc.id}/file-to", data={"item_id": "999999"})
+    assert bad.status_code == 422 and "choose a checklist item" in bad.get_data(as_text=True)
+    resp = client.post(f"/documents/{doc.id}/file-to", data={"item_id": str(doc.proposed_item_id)})
+    assert resp.status_code == 303
+    assert Document.get_by_id(doc.id).checklist_item_id == doc.proposed_item_id
+    assert ChecklistItem.get_by_id(doc.proposed_item_id).status == "received"
+    other = make_project()
+    checklists.sync(other)
+    elsewhere = ChecklistItem.select().where(ChecklistItem.project == other).first()
+    assert client.post(f"/documents/{doc.id}/file-to", data={"item_id": str(elsewhere.id)}).status_code == 422
