@@ -35,9 +35,13 @@ def run_now(mail: InboundMail, intake: pipeline.Intake) -> InboundMail:
     """Process a mail in this process (CLI, tests, re-runs a person asked for)."""
     if mail.state == "duplicate":
         return mail
-    if not mail.claim():
-        return InboundMail.get_by_id(mail.id)
-    return pipeline.process(mail, intake)
+    for _ in range(pipeline.MAX_FAILURES):
+        if not mail.claim():
+            return InboundMail.get_by_id(mail.id)
+        mail = pipeline.process(mail, intake)
+        if mail.state != "pending":  # back to pending only after a failure of the mail itself: try again
+            break
+    return mail
 
 
 def eml_files(paths: list[str | Path]) -> Iterator[Path]:

@@ -32,6 +32,7 @@ from models.messages import Contact, OutboundMessage, contacts_for
 
 log = logging.getLogger(__name__)
 MAX_MAIL_BYTES = 60 * 1048576
+MAX_FAILURES = 3  # runs failing because of the mail itself before it is quarantined
 MAX_ATTACHMENTS = 25  # files kept from one mail; the raw mail keeps every one
 MAX_ATTACHMENT_BYTES_TOTAL = 50 * 1048576
 STOP = True  # a step returns it to end the chain
@@ -152,8 +153,23 @@ def process(mail: InboundMail, intake: Intake = Intake()) -> InboundMail:
     except Exception as exc:  # a bug must not lose the mail: it stays visible, re-runnable, with the reason
         mail.event_id = event_before  # whatever the failed run wrote was rolled back
         log.exception("inbox pipeline failed on mail %s", mail.id)
-        return _finish(mail, Result("quarantined", f"processing failed: {type(exc).__name__}: {str(exc)[:300]}",
-                                    trace=ctx.result.trace))
+        return failed(mail.id, f"{type(exc).__name__}: {str(exc)[:300]}", ctx.result.trace)
+
+
+def failed(mail_id: int, why: str, trace: list | None = None) -> InboundMail:
+    """A run failed because of the mail itself (a step raised, the time limit struck): it runs again, up to
+    MAX_FAILURES times in all, then is quarantined with the reason instead of being retried forever.
+    Database outages and killed workers never come here: they leave the mail to be taken again."""
+    with db.atomic():
+        InboundMail.update(failures=InboundMail.failures + 1).where(InboundMail.id == mail_id).execute()
+        mail = InboundMail.get_by_id(mail_id)
+        if mail.failures >= MAX_FAILURES:
+            return _finish(mail, Result("quarantined", f"processing failed {mail.failures} times: {why}",
+                                        trace=trace or []))
+        InboundMail.update(state="pending", processing_since=None, trace=trace or None,
+                           reason=f"processing failed ({mail.failures} of {MAX_FAILURES}), it runs again: {why}"[:2000]
+                           ).where(InboundMail.id == mail_id).execute()
+        return InboundMail.get_by_id(mail_id)
 
 
 def load(ctx: Context) -> bool | None:

@@ -51,6 +51,7 @@ class InboundMail(BaseModel):
     reason = TextField(default="")  # why quarantined / what needs review
     duplicate_of = ForeignKeyField("self", null=True, backref="+", on_delete="SET NULL")
     attempts = IntegerField(default=0)
+    failures = IntegerField(default=0)  # runs that failed because of the mail itself (inbox.pipeline.failed)
     processing_since = DateTimeField(null=True)
     processed_at = DateTimeField(null=True)
     # What the parser saw (kept for lists, search and threading).
@@ -117,7 +118,9 @@ class InboundMail(BaseModel):
     def requeue(self, seen_version: int | None = None) -> bool:
         """Back to pending so the pipeline runs again; False when it is being processed right now, or (with
         seen_version) when someone acted on it since. A re-run is an action: it bumps the version."""
-        query = (InboundMail.update(state="pending", processing_since=None, version=InboundMail.version + 1)
+        # A person's re-run starts the failure count afresh (the rules may have changed since).
+        query = (InboundMail.update(state="pending", processing_since=None, version=InboundMail.version + 1,
+                                    failures=0)
                  .where((InboundMail.id == self.id) & (InboundMail.state.in_(FINAL)) &
                         (InboundMail.state != "duplicate")))
         if seen_version is not None:

@@ -127,10 +127,21 @@ def ingest_mail(mail_id: int) -> None:
     from inbox.intake import intake_from
     from inbox.pipeline import process
     from models.inbound import InboundMail
+    from inbox.pipeline import failed
+    from dramatiq.middleware.time_limit import TimeLimitExceeded
     mail = InboundMail.get_or_none(InboundMail.id == mail_id)
     if mail is None or not mail.claim():
         return
-    process(mail, intake_from(config.load(web=False)))
+    try:
+        mail = process(mail, intake_from(config.load(web=False)))
+    except TimeLimitExceeded:  # the mail took too long: that counts against it, a shutdown does not
+        mail = failed(mail_id, "the pipeline ran past its time limit")
+    if mail.state == "pending":
+        raise MailRunsAgain(f"mail {mail_id}: {mail.reason}")  # Dramatiq retries it with backoff
+
+
+class MailRunsAgain(Exception):
+    """A run failed because of the mail; it is pending again and the retry takes it."""
 
 
 @dramatiq.actor(queue_name="schedule", max_retries=0, time_limit=5 * 60 * 1000)

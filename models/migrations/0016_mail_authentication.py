@@ -1,4 +1,4 @@
-"""Mail authentication: the sender verdict decided at first ingest; files proposed for items."""
+"""Mail authentication: the sender verdict decided at first ingest; failures of the mail itself counted; files proposed for items."""
 from peewee import *
 
 
@@ -9,6 +9,7 @@ def up(migrator, db):
             table_name = 'checklist_item'
 
     migrator.migrate(migrator.add_column('inbound_mail', 'auth', JSONField(null=True)))
+    migrator.migrate(migrator.add_column('inbound_mail', 'failures', IntegerField(default=0)))
     migrator.migrate(migrator.add_column('document', 'proposed_item_id', ForeignKeyField(
         ChecklistItem, field=ChecklistItem.id, null=True, on_delete='SET NULL')))
 
@@ -16,4 +17,5 @@ def up(migrator, db):
 def down(migrator, db):
     migrator.migrate(migrator.drop_index('document', 'document_proposed_item_id'))
     migrator.migrate(migrator.drop_column('document', 'proposed_item_id'))
+    migrator.migrate(migrator.drop_column('inbound_mail', 'failures'))
     migrator.migrate(migrator.drop_column('inbound_mail', 'auth'))

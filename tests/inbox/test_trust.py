@@ -278,3 +278,16 @@ def test_an_uploaded_eml_stays_a_suggestion_and_an_accept_records_the_person(sce
     assert status(sce) == "PTO_GRANTED" and done.mail.state == "processed"
     moved = Event.select().where(Event.project == sce, Event.kind == "status").order_by(Event.id.desc()).first()
     assert moved.actor_id == users["maria"].id
+
+
+def test_a_mail_that_keeps_failing_is_quarantined_after_a_fixed_number_of_runs(sce):
+    from inbox.pipeline import MAX_FAILURES, failed
+    mail = run(pto())
+    for n in range(1, MAX_FAILURES):
+        again = failed(mail.id, "ValueError: a step broke")
+        assert (again.state, again.failures) == ("pending", n) and f"({n} of {MAX_FAILURES})" in again.reason
+    # A failure that is not the last: the next run takes it as usual.
+    assert run_now(InboundMail.get_by_id(mail.id), INTAKE).state == "processed"
+    last = failed(mail.id, "TimeLimitExceeded: the pipeline ran past its time limit")
+    assert last.state == "quarantined" and f"failed {MAX_FAILURES} times" in last.reason
+    assert InboundMail.get_by_id(mail.id).requeue(), "a person may still process it again by hand"
