@@ -113,101 +113,172 @@ def _suggest(ranked: dict[int, tuple[float, str]], limit: int = 5) -> list[dict]
              "why": ranked[pid][1], "score": round(ranked[pid][0], 2)} for pid in best]
 
 
-def match(mail: ParsedMail, patterns=(), extra_thread_ids: tuple[str, ...] = ()) -> Match:
-    """The project, by the strongest signal present; weaker signals become ranked suggestions."""
-    from models.inbound import InboundMail
-    from models.messages import Contact, OutboundMessage
-    ranked: dict[int, tuple[float, str]] = {}
-    refs = identifiers(mail, patterns)
-    lookup = candidates(mail, refs)
-    held_lookup = lookup
+@dataclass
+class Signals:
+    """What the rules share for one mail: its identifiers, the weak match held back, the suggestions."""
 
-    def rank(pid: int, score: float, why: str) -> None:
-        if pid not in ranked or ranked[pid][0] < score:
-            ranked[pid] = (score, why)
+    mail: ParsedMail
+    refs: list[str]
+    lookup: list[str]
+    thread: list[str]
+    ranked: dict[int, tuple[float, str]] = field(default_factory=dict)
+    weak: Match | None = None  # found, but by something anyone could write: kept while stronger rules look
+    _held: dict | None = None
 
-    def found(pid: int, method: str, why: str, confidence: float | None = None) -> Match | None:
-        if not Project.select().where(Project.id == pid).exists():
-            return None
-        return Match(pid, method, confidence or STRENGTH[method], why, [], refs)
+    def rank(self, pid: int, score: float, why: str) -> None:
+        if pid not in self.ranked or self.ranked[pid][0] < score:
+            self.ranked[pid] = (score, why)
 
-    weak: Match | None = None
-    for t, where in token_ids(mail):
+    def hit(self, pid: int, method: str, why: str, confidence: float | None = None, ref: str = "") -> Match:
+        return Match(pid, method, confidence or STRENGTH.get(method, 0.8), why, [], self.refs, ref)
+
+    @property
+    def held_refs(self) -> dict[int, tuple[str, str]]:
+        """project id -> (why, reference) for every reference in the mail an application holds."""
+        if self._held is None:
+            self._held = {}
+            if self.lookup:
+                for app in Application.select(Application.project, Application.reference_number).where(
+                        Application.reference_number.in_(self.lookup)):
+                    self._held.setdefault(app.project_id, (f"application reference {app.reference_number}",
+                                                           app.reference_number))
+        return self._held
+
+
+def _exists(pid: int) -> bool:
+    return Project.select().where(Project.id == pid).exists()
+
+
+def rule_token(s: Signals) -> Match | None:
+    for t, where in token_ids(s.mail):
+        if not _exists(t.project_id):
+            continue
         label = {"strong": "reply token", "old_key": "reply token under an earlier key",
                  "unkeyed": "old unkeyed reply token"}[t.strength]
-        hit = found(t.project_id, "token", f"{label} in the {where}", 1.0 if where == "subject" else 0.95)
-        if hit and t.strong:
-            return _with_held(hit, held_lookup, strong=True)
-        weak = weak or (hit and _demote(hit, 0.8))
-    for t in plus_ids(mail):
-        hit = found(t.project_id, "plus_address", "sent to our address for the project"
+        hit = s.hit(t.project_id, "token", f"{label} in the {where}", 1.0 if where == "subject" else 0.95)
+        if t.strong:
+            return hit
+        s.weak = s.weak or _demote(hit, 0.8)
+    return None
+
+
+def rule_plus_address(s: Signals) -> Match | None:
+    for t in plus_ids(s.mail):
+        if not _exists(t.project_id):
+            continue
+        hit = s.hit(t.project_id, "plus_address", "sent to our address for the project"
                     + ("" if t.strong else f" ({t.strength.replace('_', ' ')} token)"))
-        if hit and t.strong:
-            return _with_held(hit, held_lookup, strong=True)
-        weak = weak or (hit and _demote(hit, 0.8))
-    thread = list(dict.fromkeys(mail.in_reply_to + mail.references[::-1] + list(extra_thread_ids)))[:50]
-    if thread:
-        sent = OutboundMessage.select(OutboundMessage.project, OutboundMessage.message_id).where(
-            OutboundMessage.message_id.in_(thread)).first()
-        if sent is not None:
-            return _with_held(Match(sent.project_id, "thread", STRENGTH["thread"],
-                                    f"answers our message {sent.message_id}", [], refs), held_lookup, strong=True)
-        earlier = (InboundMail.select(InboundMail.project, InboundMail.message_id)
-                   .where(InboundMail.message_id.in_(thread), InboundMail.project.is_null(False)).first())
-        if earlier is not None and weak is None:
-            # Anyone can reply to their own earlier mail: the thread finds the project, it proves nothing.
-            weak = Match(earlier.project_id, "inbound_thread", 0.8, f"same thread as {earlier.message_id}, which "
-                         "came from outside", [], refs)
-    held_refs = {}
-    if lookup:
-        for app in Application.select(Application.project, Application.reference_number).where(
-                Application.reference_number.in_(lookup)):
-            held_refs.setdefault(app.project_id, (f"application reference {app.reference_number}",
-                                                  app.reference_number))
-    if weak is not None:
-        if weak.project_id in held_refs:  # the weak signal agrees with a held reference: the reference decides
-            why, ref = held_refs[weak.project_id]
-            return _with_held(Match(weak.project_id, "reference", STRENGTH["reference"], why, [], refs, ref),
-                              held_lookup, strong=True)
-        return _with_held(weak, held_lookup, strong=False)
-    if refs or held_refs:
-        by_ref: dict[int, tuple[str, str]] = dict(held_refs)
-        accounts = {}
-        for p in Project.select(Project.id, Project.utility_account).where(Project.utility_account.in_(lookup)):
-            accounts.setdefault(p.id, (f"utility account {p.utility_account}", ""))
-        if len(by_ref) == 1:
-            pid, (why, ref) = next(iter(by_ref.items()))
-            return _with_held(Match(pid, "reference", STRENGTH["reference"], why, [], refs, ref), held_lookup,
-                              strong=True)
-        for pid, (why, _ref) in by_ref.items():
-            rank(pid, 0.6, why + " (several projects)")
-        if not by_ref and len(accounts) == 1:
-            pid, (why, _ref) = next(iter(accounts.items()))
-            # An account number is printed on every bill: it finds the project, it proves no notice.
-            return _with_held(Match(pid, "account", 0.85, why, [], refs), held_lookup, strong=False)
-        for pid, (why, _ref) in accounts.items():
-            rank(pid, 0.55, why)
-    subject_ids = set(CANDIDATE_ID.findall(mail.subject.upper())) | set(refs)
-    if subject_ids:
-        hits = list(Project.select(Project.id, Project.external_id).where(
-            Project.external_id.in_(list(subject_ids)[:60])))
-        if len(hits) == 1:
-            return _with_held(Match(hits[0].id, "external_id", STRENGTH["external_id"],
-                                    f"project id {hits[0].external_id}", [], refs), held_lookup, strong=False)
-        for p in hits:
-            rank(p.id, 0.55, f"project id {p.external_id}")
-    if mail.from_addr:
-        owners = {p.id for p in Project.select(Project.id).where(Project.customer_email == mail.from_addr)}
-        owners |= {c.project_id for c in Contact.select(Contact.project).where(Contact.email == mail.from_addr)}
-        if len(owners) == 1 and not ranked:
-            pid = owners.pop()
-            return _with_held(Match(pid, "sender", STRENGTH["sender"], f"sender {mail.from_addr} belongs to one "
-                                    "project", [], refs), held_lookup, strong=False)
-        for pid in list(owners)[:20]:
-            rank(pid, 0.5, f"sender {mail.from_addr} is a contact")
-    _similar(mail, rank)
+        if t.strong:
+            return hit
+        s.weak = s.weak or _demote(hit, 0.8)
+    return None
+
+
+def rule_thread(s: Signals) -> Match | None:
+    from models.inbound import InboundMail
+    from models.messages import OutboundMessage
+    if not s.thread:
+        return None
+    sent = OutboundMessage.select(OutboundMessage.project, OutboundMessage.message_id).where(
+        OutboundMessage.message_id.in_(s.thread)).first()
+    if sent is not None:
+        return s.hit(sent.project_id, "thread", f"answers our message {sent.message_id}")
+    earlier = (InboundMail.select(InboundMail.project, InboundMail.message_id)
+               .where(InboundMail.message_id.in_(s.thread), InboundMail.project.is_null(False)).first())
+    if earlier is not None and s.weak is None:
+        # Anyone can reply to their own earlier mail: the thread finds the project, it proves nothing.
+        s.weak = s.hit(earlier.project_id, "inbound_thread", f"same thread as {earlier.message_id}, which came "
+                       "from outside", 0.8)
+    return None
+
+
+def rule_weak(s: Signals) -> Match | None:
+    """A weak signal decides the project unless a held reference agrees with it (then the reference does)."""
+    if s.weak is None:
+        return None
+    if s.weak.project_id in s.held_refs:
+        why, ref = s.held_refs[s.weak.project_id]
+        return s.hit(s.weak.project_id, "reference", why, ref=ref)
+    return s.weak
+
+
+def rule_reference(s: Signals) -> Match | None:
+    if len(s.held_refs) == 1:
+        pid, (why, ref) = next(iter(s.held_refs.items()))
+        return s.hit(pid, "reference", why, ref=ref)
+    for pid, (why, _ref) in s.held_refs.items():
+        s.rank(pid, 0.6, why + " (several projects)")
+    return None
+
+
+def rule_account(s: Signals) -> Match | None:
+    if not s.refs and not s.held_refs:
+        return None
+    accounts = {p.id: f"utility account {p.utility_account}" for p in Project.select(
+        Project.id, Project.utility_account).where(Project.utility_account.in_(s.lookup))}
+    if not s.held_refs and len(accounts) == 1:
+        # An account number is printed on every bill: it finds the project, it proves no notice.
+        pid, why = next(iter(accounts.items()))
+        return s.hit(pid, "account", why, 0.85)
+    for pid, why in accounts.items():
+        s.rank(pid, 0.55, why)
+    return None
+
+
+def rule_external_id(s: Signals) -> Match | None:
+    subject_ids = set(CANDIDATE_ID.findall(s.mail.subject.upper())) | set(s.refs)
+    if not subject_ids:
+        return None
+    hits = list(Project.select(Project.id, Project.external_id).where(
+        Project.external_id.in_(list(subject_ids)[:60])))
+    if len(hits) == 1:
+        return s.hit(hits[0].id, "external_id", f"project id {hits[0].external_id}")
+    for p in hits:
+        s.rank(p.id, 0.55, f"project id {p.external_id}")
+    return None
+
+
+def rule_sender(s: Signals) -> Match | None:
+    from models.messages import Contact
+    addr = s.mail.from_addr
+    if not addr:
+        return None
+    owners = {p.id for p in Project.select(Project.id).where(Project.customer_email == addr)}
+    owners |= {c.project_id for c in Contact.select(Contact.project).where(Contact.email == addr)}
+    if len(owners) == 1 and not s.ranked:
+        return s.hit(owners.pop(), "sender", f"sender {addr} belongs to one project")
+    for pid in list(owners)[:20]:
+        s.rank(pid, 0.5, f"sender {addr} is a contact")
+    return None
+
+
+# Strongest first; the first rule that returns a match decides. Which matches are strong is STRONG's say.
+RULES = (
+    ("token", rule_token),
+    ("plus_address", rule_plus_address),
+    ("thread", rule_thread),
+    ("weak", rule_weak),
+    ("reference", rule_reference),
+    ("account", rule_account),
+    ("external_id", rule_external_id),
+    ("sender", rule_sender),
+)
+
+
+def match(mail: ParsedMail, patterns=(), extra_thread_ids: tuple[str, ...] = ()) -> Match:
+    """The project, by the first rule that finds it; weaker signals become ranked suggestions."""
+    refs = identifiers(mail, patterns)
+    s = Signals(mail, refs, candidates(mail, refs),
+                list(dict.fromkeys(mail.in_reply_to + mail.references[::-1] + list(extra_thread_ids)))[:50])
+    for _name, rule in RULES:
+        found = rule(s)
+        if found is not None:
+            # A keyed token, our own thread, a held reference: strong. A weak one was demoted to its method.
+            strong = found.method in STRONG and not (found is s.weak)
+            return _with_held(found, s.lookup, strong=strong)
+    _similar(mail, s.rank)
     return Match(None, "", 0.0, "no reply token, thread, reference number or known sender",
-                 _suggest(ranked), refs)
+                 _suggest(s.ranked), refs)
 
 
 def _demote(hit: Match, confidence: float) -> Match:
