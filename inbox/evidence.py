@@ -43,7 +43,10 @@ def doubts(verdict: Verdict | None, authority: Authority | None, match: Match, p
     if match.others:
         out.append(f"the mail also names {', '.join(match.others[:3])}: it is about several applications, and "
                    "which part is about this one needs a person")
-    if not match.strong or match.confidence < MATCH_NEEDED:
+    if match.method == "person":
+        # A person chose the project; the change is theirs to make, so it is recorded as theirs (Accept).
+        out.append("linked to the project by a person: accept the change to apply it")
+    elif not match.strong or match.confidence < MATCH_NEEDED:
         out.append(f"project found only by {match.method.replace('_', ' ') or 'a guess'} ({match.why})")
     if reading.confidence < notices.APPLY_AT:
         out.append(f"wording not certain ({reading.why})")

@@ -291,3 +291,18 @@ def test_a_mail_that_keeps_failing_is_quarantined_after_a_fixed_number_of_runs(s
     last = failed(mail.id, "TimeLimitExceeded: the pipeline ran past its time limit")
     assert last.state == "quarantined" and f"failed {MAX_FAILURES} times" in last.reason
     assert InboundMail.get_by_id(mail.id).requeue(), "a person may still process it again by hand"
+
+
+def test_a_notice_linked_by_hand_is_applied_by_the_persons_accept(db, users):
+    from inbox import triage
+    p = make_project(utility="SCE", customer_name="Dana Pate", refs={"utility_part1": ("AGREEMENT_EXECUTED", REF),
+                                                                     "utility_part2": ("METER_INSTALLED", None)})
+    mail = run(mails.message("SCE Grid <noreply@sce.com>", "Permission to operate granted",
+                             "The system has been granted permission to operate."))
+    assert mail.state == "unmatched" and mail.notice == "pto_granted"
+    linked = triage.link(mail, p, users["maria"], intake=INTAKE).mail
+    assert linked.state == "needs_review" and "linked to the project by a person" in linked.reason
+    assert status(p) == "METER_INSTALLED"
+    triage.accept(linked, users["maria"])
+    moved = Event.select().where(Event.project == p, Event.kind == "status").order_by(Event.id.desc()).first()
+    assert status(p) == "PTO_GRANTED" and moved.actor_id == users["maria"].id
