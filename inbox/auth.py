@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[127.0.0.1]", "[::1]"})
 MAX_RESULT_HEADERS = 20  # more than this many is itself a sign of tampering; the rest are not read
 MAX_DKIM_SIGNATURES = 5
+# Headers RFC 5322 allows once; a second copy is how a genuine signature is made to carry other words.
+SINGLE_HEADERS = frozenset({"subject", "to", "cc", "date", "message-id", "in-reply-to", "references", "sender",
+                            "reply-to", "content-type", "mime-version", "content-transfer-encoding"})
 
 
 @dataclass(frozen=True)
@@ -63,39 +66,60 @@ class Result:
     props: dict
 
 
-def _strip_comments(value: str) -> str:
-    """Remove (nested) comments outside quoted strings."""
-    out, depth, quoted, escape = [], 0, False, False
+MAX_RESULT_CHARS = 8192  # a longer Authentication-Results header is not one a receiving server wrote
+
+
+def _split(value: str) -> list[str]:
+    """One pass over an Authentication-Results value: comments dropped, split on ';' outside quoted
+    strings (RFC 5322 quoted strings, backslash escapes honoured). Linear in the header's length."""
+    pieces, out, depth, quoted, escape = [], [], 0, False, False
     for ch in value:
         if escape:
             escape = False
             if depth == 0:
                 out.append(ch)
             continue
-        if ch == "\\":
+        if ch == "\\" and (quoted or depth):
             escape = True
             if depth == 0:
                 out.append(ch)
             continue
-        if ch == '"' and depth == 0:
-            quoted = not quoted
-        elif not quoted and ch == "(":
-            depth += 1
-            continue
-        elif not quoted and ch == ")" and depth:
-            depth -= 1
-            continue
-        if depth == 0:
+        if quoted:
+            if ch == '"':
+                quoted = False
             out.append(ch)
-    return "".join(out)
+            continue
+        if ch == "(":
+            depth += 1
+        elif ch == ")" and depth:
+            depth -= 1
+        elif depth:
+            continue
+        elif ch == '"':
+            quoted = True
+            out.append(ch)
+        elif ch == ";":
+            pieces.append("".join(out))
+            out = []
+        else:
+            out.append(ch)
+    pieces.append("".join(out))
+    return [" ".join(p.split()) for p in pieces]
+
+
+def authserv_of(value: str) -> str | None:
+    """Just the authserv-id, cheaply (to place a header before reading it)."""
+    head = _split((value or "")[:512])[0].split()
+    if not head or not re.fullmatch(r"[A-Za-z0-9._:\[\]-]+", head[0]):
+        return None
+    return head[0].lower().rstrip(".")
 
 
 def parse_results(value: str) -> tuple[str | None, list[Result]]:
     """An Authentication-Results value -> (authserv-id, results); (None, []) when unreadable."""
-    text = " ".join(_strip_comments(value or "").split())
-    if not text:
+    if not value or len(value) > MAX_RESULT_CHARS:
         return None, []
-    pieces = [p.strip() for p in re.split(r';(?=(?:[^"]*"[^"]*")*[^"]*$)', text)]
+    pieces = _split(value)
     head = pieces[0].split()
     if not head or not re.fullmatch(r"[A-Za-z0-9._:\[\]-]+", head[0]):
         return None, []
@@ -105,26 +129,33 @@ def parse_results(value: str) -> tuple[str | None, list[Result]]:
         if not found:
             continue  # "none" or garbage: no result
         props = {}
-        for key, val in re.findall(r'([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)?)\s*=\s*("[^"]*"|\S+)', found.group(3)):
+        for key, val in re.findall(r'([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)?)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s"]+)',
+                                   found.group(3)):
             props.setdefault(key.lower(), val.strip('"').lower())
         results.append(Result(found.group(1).lower(), found.group(2).lower(), props))
     return head[0].lower().rstrip("."), results
 
 
-def _received_from(value: str) -> tuple[str, str]:
-    """The host and address a Received header says it came from ("", "") when it names none."""
+def _received(value: str) -> tuple[str, str]:
+    """The host a Received header was written by, and the peer address it recorded ("" when none).
+
+    The from-clause's first name is the sender's HELO (anything it likes); the address in brackets and the
+    by-clause are what the receiving host itself wrote."""
     text = " ".join((value or "").split())
-    found = re.match(r"from\s+(\S+)(?:\s+\(([^)]*)\))?", text, re.IGNORECASE)
-    if not found:
-        return "", ""
-    ip = re.search(r"\[([0-9a-fA-F:.]+)\]", found.group(2) or "")
-    return found.group(1).lower().strip("[]"), ip.group(1) if ip else ""
+    by = re.search(r"\bby\s+([^\s;()]+)", text, re.IGNORECASE)
+    found = re.match(r"from\s+\S+(?:\s+\(([^)]*)\))?", text, re.IGNORECASE)
+    ip = re.search(r"\[([0-9a-fA-F:.]+)\]", found.group(1) or "") if found else None
+    return (by.group(1).lower().strip("[].") if by else ""), (ip.group(1) if ip else "")
 
 
 def trusted_results(headers: list[tuple[str, str]], settings: AuthSettings) -> tuple[list[Result], list[str]]:
-    """The results our own server added (topmost, above the first Received from outside), and what was ignored."""
+    """The results our own server added (topmost, above its Received of the outside hop), and what was ignored.
+
+    Reading down from the top: a Received written by one of our relays (MAIL_RECEIVING_HOSTS), or by our
+    server for a local hop (loopback peer, a content filter re-injecting), keeps the top trusted; the first
+    Received written by our server for a peer outside ends it; anything else ends it too."""
     ids = {i.lower() for i in settings.authserv_ids}
-    ours = ids | {h.lower() for h in settings.receiving_hosts} | LOCAL_HOSTS
+    relays = {h.lower() for h in settings.receiving_hosts}
     counted: list[Result] = []
     ignored: list[str] = []
     inside, seen = True, 0
@@ -132,9 +163,12 @@ def trusted_results(headers: list[tuple[str, str]], settings: AuthSettings) -> t
         lname = name.lower()
         if lname == "received":
             if inside:
-                host, ip = _received_from(value)
-                if host and host not in ours and ip not in LOCAL_HOSTS:
-                    inside = False  # everything below this line was written before our server saw the mail
+                by, ip = _received(value)
+                if by in relays:
+                    continue
+                if by in ids and ip in LOCAL_HOSTS | {"127.0.0.1", "::1"}:
+                    continue
+                inside = False  # our server's record of the outside hop, or a host we do not know
             continue
         if lname != "authentication-results":
             continue
@@ -142,7 +176,7 @@ def trusted_results(headers: list[tuple[str, str]], settings: AuthSettings) -> t
         if seen > MAX_RESULT_HEADERS:
             ignored.append(f"more than {MAX_RESULT_HEADERS} Authentication-Results headers: the rest not read")
             break
-        authserv, results = parse_results(value)
+        authserv = authserv_of(value)
         if authserv is None:
             ignored.append("an unreadable Authentication-Results header")
         elif authserv not in ids:
@@ -151,6 +185,9 @@ def trusted_results(headers: list[tuple[str, str]], settings: AuthSettings) -> t
             ignored.append(f"results claiming {authserv} below the first Received from outside (written by the "
                            f"sender, not by our server)")
         else:
+            _id, results = parse_results(value)
+            if not results and len(value) > MAX_RESULT_CHARS:
+                ignored.append(f"results from {authserv} longer than {MAX_RESULT_CHARS} characters: not read")
             counted.extend(results)
     return counted, ignored
 
@@ -266,9 +303,14 @@ def _arc(headers: list[tuple[str, str]], from_domain: str, settings: AuthSetting
     if not settings.arc_trusted_sealers or not chain_valid:
         return None
     seals = []
+    from dkim.util import parse_tag_value
     for name, value in headers:
         if name.lower() == "arc-seal":
-            tags = dict(re.findall(r"\b([a-z]+)\s*=\s*([^;\s]+)", value))
+            try:  # the DKIM tag-list grammar: "zz=1 d=forwarder.example" is one tag zz, not a second d
+                tags = {k.decode(): v.decode("ascii", "replace").strip()
+                        for k, v in parse_tag_value(" ".join(value.split()).encode("utf-8", "replace")).items()}
+            except Exception:
+                return Verdict("none", from_domain, "an ARC-Seal that cannot be read", how)
             if tags.get("i", "").isdigit():
                 seals.append((int(tags["i"]), tags.get("d", "").lower()))
     if not seals:
@@ -306,7 +348,16 @@ def _authenticate(headers: list[tuple[str, str]], raw: bytes, settings: AuthSett
     addresses = [a for _n, a in getaddresses(froms) if "@" in a]
     if len(addresses) != 1:
         return Verdict("refused", "", "the From header must name exactly one address")
+    if len(addresses[0]) > 254:
+        return Verdict("refused", "", "the From address is longer than an address can be")
     from_domain = addresses[0].rpartition("@")[2].lower().strip(" >.")
+    counts: dict[str, int] = {}
+    for name, _value in headers:
+        counts[name.lower()] = counts.get(name.lower(), 0) + 1
+    twice = sorted(h for h in SINGLE_HEADERS if counts.get(h, 0) > 1)
+    if twice:
+        # DKIM signs the last copy, mail readers show the first: a second Subject rides on a genuine signature.
+        return Verdict("refused", from_domain, f"more than one {', '.join(twice)} header: a mail has each once")
     for name, value in headers:
         if name.lower() == "dkim-signature" and re.search(r"(^|;)\s*l\s*=", " ".join(value.split())):
             return Verdict("refused", from_domain, "a DKIM signature covers only part of the body (l=): "

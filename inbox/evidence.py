@@ -37,7 +37,9 @@ def doubts(verdict: Verdict | None, authority: Authority | None, match: Match, p
         out.append(f"sender not authenticated ({verdict.why})")
     elif verdict is not None and authority is not None and not covers(verdict.domain, (authority.domain,)):
         out.append(f"authenticated for {verdict.domain}, not for {authority.domain}")
-    if authority is not None and authority.platform and not match.held:
+    named = {h.upper() for h in match.held}
+    app_ref = (plan.application.reference_number or "").upper() if plan.application is not None else ""
+    if authority is not None and authority.platform and (not app_ref or app_ref not in named):
         out.append(f"{authority.domain} sends for many organisations: the mail must name the reference number "
                    "the application holds")
     if match.others:
@@ -66,6 +68,9 @@ def files_trusted(verdict: Verdict | None, authority: Authority | None, sender: 
         return False, "uploaded by a person"
     if verdict is None or not verdict.authenticated:
         return False, "the sender is not authenticated"
+    if not covers(verdict.domain, (sender.rpartition("@")[2],)) and not covers(sender.rpartition("@")[2],
+                                                                                (verdict.domain,)):
+        return False, f"authenticated for {verdict.domain}, not for {sender}"
     if forward:
         return False, "forwarded: the original sender cannot be verified"
     if authority is not None and authority.listed and not authority.general:

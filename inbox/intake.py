@@ -22,7 +22,21 @@ def intake_from(settings) -> pipeline.Intake:
                         arc_trusted_sealers=settings.arc_trusted_sealers, dns=settings.mail_dns,
                         verify_dkim=settings.mail_verify_dkim)
     return pipeline.Intake(own_addresses=tuple(sorted(own)), max_attachment_bytes=settings.max_upload_mb * 1048576,
-                           auth=auth)
+                           auth=auth, desk_domains=desk_domains(own))
+
+
+def desk_domains(own_addresses) -> tuple[str, ...]:
+    """The installer's own mail domains: the desk's addresses and its active users' (coordinators forward
+    notices from their own mailboxes)."""
+    from models.users import User
+    domains = {a.rpartition("@")[2] for a in own_addresses if "@" in a}
+    try:
+        domains |= {u.email.rpartition("@")[2].lower() for u in User.select(User.email).where(User.active == True)  # noqa: E712
+                    if u.email and "@" in u.email}
+    except Exception:  # no database yet (a CLI before migrations): the desk's own addresses only
+        pass
+    generic = {"gmail.com", "yahoo.com", "outlook.com", "hotmail.com", "icloud.com", "aol.com", "proton.me"}
+    return tuple(sorted(domains - generic))
 
 
 def enqueue(mail: InboundMail) -> None:

@@ -219,7 +219,10 @@ def parse(raw: bytes) -> ParsedMail:
     subject = msg.get("Subject")
     mail.message_id = normalise_message_id(_get(msg, "Message-ID"))
     mail.subject = decode_header(subject)[:1000]
-    sender = _addresses(_get_all(msg, "From")) or _addresses(_get_all(msg, "Sender"))
+    # Sender stands in only when there is no From at all: a From we cannot read is no cue to look elsewhere
+    # (authentication judges From, so everything else must too).
+    froms = _get_all(msg, "From")
+    sender = _addresses(froms) if froms else _addresses(_get_all(msg, "Sender"))
     if sender:
         mail.from_name, mail.from_addr = sender[0]
     mail.to = [a for _, a in _addresses(_get_all(msg, "To"))]
@@ -244,7 +247,7 @@ def parse(raw: bytes) -> ParsedMail:
     markup = "\n".join(htmls)
     if not text.strip() and markup:
         text = html_to_text(markup)
-    mail.text = text[:MAX_TEXT]
+    mail.text = text.replace("\r\n", "\n").replace("\r", "\n")[:MAX_TEXT]  # one line ending for every rule
     mail.html = sanitise_html(markup[:MAX_TEXT * 5])[:MAX_TEXT * 2] if markup else ""
     return mail
 

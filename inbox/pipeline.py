@@ -393,10 +393,27 @@ def decide(ctx: Context) -> None:
     r.step("apply", apply.describe(r.status_change))
 
 
+FORWARD_MAX_AGE_DAYS = 60
+
+
 def _forward_verdict(ctx: Context) -> Verdict | None:
-    """An attached original whose own DKIM signature still verifies is as good as the original mail."""
-    f = ctx.forward
+    """An attached original counts as the original mail only when all hold: a desk user (authenticated for
+    one of the desk's own domains) forwarded it, its own DKIM signature still verifies, it is recent, and
+    the reference that identifies the project is in its signed body, not in the forward's own words."""
+    f, m = ctx.forward, ctx.match
     if f is None or not f.attached or f.parsed is None or not ctx.intake.auth.verify_dkim:
+        return None
+    outer = ctx.verdict
+    if outer is None or not outer.authenticated or not authority.covers(outer.domain, ctx.intake.desk_domains):
+        return None
+    if f.parsed.date and ctx.mail.received_at and \
+            abs((ctx.mail.received_at - f.parsed.date).days) > FORWARD_MAX_AGE_DAYS:
+        return None
+    signed_body = own_text(f.parsed.text).upper()
+    if not m.held or not all(h.upper() in signed_body for h in m.held[:1]):
+        return None
+    if ctx.plan is not None and ctx.plan.application is not None and ctx.plan.application.reference_number and \
+            ctx.plan.application.reference_number.upper() not in signed_body:
         return None
     inner = dataclasses.replace(ctx.intake.auth, authserv_ids=(), receiving_hosts=())
     return auth.authenticate(f.parsed.header_list, f.raw, inner)

@@ -1,6 +1,7 @@
 """Sender authentication: which Authentication-Results count, DMARC alignment, DKIM verified here, ARC."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import dkim
@@ -50,8 +51,46 @@ def test_results_of_another_server_are_ignored_and_recorded():
 
 def test_an_internal_relay_above_keeps_our_results_in_view():
     relay = "Received: from imap.ixdesk.test (imap.ixdesk.test [10.0.0.5]) by store.ixdesk.test; Mon, 2 Mar 2026\r\n"
-    v = verdict((relay + TOP + PASS + OUTSIDE).encode() + notice())
-    assert v.verdict == "pass"
+    raw = (relay + TOP + PASS + OUTSIDE).encode() + notice()
+    assert verdict(raw).verdict == "none", "a host we were not told is ours ends the trusted top"
+    listed = dataclasses.replace(OURS, receiving_hosts=("imap.ixdesk.test", "store.ixdesk.test"))
+    assert verdict(raw, listed).verdict == "pass"
+
+
+def test_a_content_filter_reinjecting_on_our_server_keeps_the_top_trusted():
+    filtered = "Received: from localhost (localhost [127.0.0.1]) by mx.ixdesk.test (amavis); Mon, 2 Mar 2026\r\n"
+    assert verdict((TOP + PASS + filtered + OUTSIDE).encode() + notice()).verdict == "pass"
+
+
+@pytest.mark.parametrize("helo", ["mx.ixdesk.test", "localhost", "127.0.0.1", "imap.ixdesk.test"])
+def test_a_helo_naming_our_own_host_does_not_extend_the_trusted_top(helo):
+    """The from-clause's name is whatever the sender said; what counts is who wrote the line, for which peer."""
+    outside = f"Received: from {helo} (unknown [198.51.100.9]) by mx.ixdesk.test with ESMTP; Mon, 2 Mar 2026\r\n"
+    forged = "Authentication-Results: mx.ixdesk.test; dkim=pass header.d=sce.com header.s=s1\r\n"
+    v = verdict((TOP + outside + forged).encode() + notice())
+    assert v.verdict == "none" and "below the first Received from outside" in v.ignored[0]
+
+
+def test_an_escaped_quote_cannot_end_a_quoted_string_early():
+    smuggled = ('Authentication-Results: mx.ixdesk.test; spf=pass smtp.mailfrom="x\\";dmarc=pass header.from=sce.com;'
+                'y=\\""@attacker.test\r\n')
+    assert verdict((TOP + smuggled + OUTSIDE).encode() + notice()).verdict == "none"
+
+
+def test_a_second_subject_under_a_genuine_signature_is_refused():
+    raw = (TOP + PASS + OUTSIDE + "Subject: Permission to operate granted\r\n").encode() + notice()
+    v = verdict(raw)
+    assert v.verdict == "refused" and "subject" in v.why
+
+
+def test_huge_result_headers_are_placed_before_they_are_read():
+    """Only a header's authserv-id is read to place it; results longer than a server writes are not parsed."""
+    junk = "Authentication-Results: mx.ixdesk.test; " + ";" * 100_000 + "\r\n"
+    v = verdict((TOP + PASS + OUTSIDE + junk * 20).encode() + notice())
+    assert v.verdict == "pass" and "below the first Received" in v.ignored[0]
+    huge = "Authentication-Results: mx.ixdesk.test; dmarc=pass header.from=sce.com; " + "x=y; " * 5000 + "\r\n"
+    v = verdict((TOP + huge + OUTSIDE).encode() + notice())
+    assert v.verdict == "none" and "longer than" in " ".join(v.ignored)
 
 
 def test_dmarc_fail_is_a_fail():
@@ -195,12 +234,20 @@ def test_arc_counts_only_from_a_sealer_the_operator_trusts():
                            arc_trusted_sealers=("forwarder.example",), verify_dkim=False)
     v = verdict(raw, trusted)
     assert v.verdict == "pass" and "trusted sealer forwarder.example" in v.why
-    other = AuthSettings(authserv_ids=OURS.authserv_ids, arc_trusted_sealers=("lists.example",), verify_dkim=False)
+    other = dataclasses.replace(trusted, arc_trusted_sealers=("lists.example",))
     assert verdict(raw, other).verdict == "fail"
 
 
 def test_arc_without_our_servers_pass_of_the_chain_counts_for_nothing():
     ours = "Authentication-Results: mx.ixdesk.test; arc=fail; dmarc=fail header.from=sce.com\r\n"
-    trusted = AuthSettings(authserv_ids=OURS.authserv_ids, arc_trusted_sealers=("forwarder.example",),
-                           verify_dkim=False)
+    trusted = dataclasses.replace(OURS, arc_trusted_sealers=("forwarder.example",))
     assert verdict((TOP + ours + OUTSIDE + ARC).encode() + notice(), trusted).verdict == "fail"
+
+
+def test_a_seal_cannot_name_a_second_sealer_inside_another_tag():
+    """DKIM tag lists: "zz=1 d=forwarder.example" is the value of zz; the sealer is still attacker.test."""
+    ours = "Authentication-Results: mx.ixdesk.test; arc=pass; dmarc=fail header.from=sce.com\r\n"
+    seal = ARC.replace("d=forwarder.example; s=arc; cv=none", "d=attacker.test; s=arc; cv=none; zz=1 d=forwarder.example")
+    trusted = dataclasses.replace(OURS, arc_trusted_sealers=("forwarder.example",))
+    v = verdict((TOP + ours + OUTSIDE + seal).encode() + notice(), trusted)
+    assert v.verdict == "fail", v

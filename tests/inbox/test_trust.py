@@ -190,7 +190,9 @@ def test_a_forward_nested_ten_deep_ends_in_a_defined_state(sce):
     assert any("original from noreply@sce.com" in t["verdict"] and "10 levels" in t["verdict"] for t in mail.trace)
 
 
-def test_an_attached_original_whose_own_dkim_still_verifies_counts(sce, tmp_path):
+@pytest.fixture
+def signer(tmp_path):
+    """SCE's DKIM key as the desk looks it up, and a way to sign mail with it (stands in for SCE's servers)."""
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
                                 serialization.NoEncryption())
@@ -198,12 +200,86 @@ def test_an_attached_original_whose_own_dkim_still_verifies_counts(sce, tmp_path
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
     records = tmp_path / "dns.json"
     records.write_text(json.dumps({"k1._domainkey.sce.com": f"v=DKIM1; k=rsa; p={public}"}))
-    inner = pto(to="casey@solarco.example")
-    inner = dkim.sign(inner, b"k1", b"sce.com", pem, include_headers=[b"from", b"subject", b"date"]) + inner
     intake = dataclasses.replace(INTAKE, auth=dataclasses.replace(mails.AUTH, verify_dkim=True,
                                                                   dns=f"file:{records}"))
+
+    def sign(raw: bytes) -> bytes:
+        return dkim.sign(raw, b"k1", b"sce.com", pem, include_headers=[b"from", b"subject", b"date"]) + raw
+    return sign, intake
+
+
+def test_a_genuine_letter_for_another_job_forwarded_with_this_jobs_reference_only_suggests(db, signer):
+    sign, intake = signer
+    mine = make_project(utility="SCE", refs={"utility_part1": ("AGREEMENT_EXECUTED", "SCE-INT-NST-111111"),
+                                             "utility_part2": ("METER_INSTALLED", None)})
+    victim = make_project(utility="SCE", refs={"utility_part1": ("AGREEMENT_EXECUTED", REF),
+                                               "utility_part2": ("METER_INSTALLED", None)})
+    own_letter = sign(fresh(mails.message("SCE Grid <noreply@sce.com>", "Permission to operate granted",
+                                    "Application SCE-INT-NST-111111 has been granted permission to operate.")))
+    for frm in ("Stranger <x@attacker.example>", "Casey <casey@solarco.example>"):
+        mail = run(mails.forwarded(own_letter, frm, f"Fwd: {REF}"), intake=intake)
+        assert mail.state in ("needs_review", "unmatched") and not mail.status_change, (frm, mail.reason)
+        assert status(victim) == "METER_INSTALLED" and status(mine) == "METER_INSTALLED"
+
+
+def test_an_attached_original_forwarded_by_a_stranger_only_suggests(sce, signer):
+    sign, intake = signer
+    mail = run(mails.forwarded(sign(fresh(pto(to="casey@solarco.example"))), "Someone <someone@elsewhere.example>",
+                               f"Fwd: PTO {REF}"), intake=intake)
+    assert mail.state == "needs_review" and status(sce) == "METER_INSTALLED"
+
+
+def test_a_platform_mail_must_name_the_reference_of_the_application_it_moves(sce):
+    """PowerClerk's DMARC proves PowerClerk: a Part 1 id (public in CA DG Stats) does not move Part 2."""
+    raw = mails.message("PowerClerk <noreply@powerclerk.com>", f"Permission to operate granted - {REF}",
+                        f"Project {REF}: the system has been granted permission to operate.")
+    mail = run(raw)
+    assert mail.state == "needs_review" and status(sce) == "METER_INSTALLED"
+    assert "reference number the application holds" in mail.reason
+
+
+def test_a_from_that_cannot_be_read_is_not_replaced_by_the_sender_header(db):
+    p = make_project(utility="PGE", customer_email="ana@example.net")
+    checklists.sync(p)
+    raw = mails.raw([("From", "<" + "a" * 250 + "@attacker.example>"), ("Sender", "ana@example.net"),
+                     ("To", mails.DESK), ("Subject", f"Signed form {tokens.subject_tag(p.id)}"),
+                     ("Message-ID", "<odd-from@attacker.example>")], b"see attached\r\n")
+    mail = run(raw)
+    assert mail.from_addr != "ana@example.net" and mail.auth["verdict"] == "refused"
+
+
+def test_a_gmail_forward_with_crlf_line_endings_is_read_from_the_original(sce):
+    body = ("Update for the Pate job.\r\n\r\n---------- Forwarded message ---------\r\n"
+            "From: SCE Grid <noreply@sce.com>\r\nDate: Mon, Mar 2, 2026\r\n"
+            f"Subject: Permission to operate granted - {REF}\r\nTo: <casey@solarco.example>\r\n\r\n"
+            f"Application {REF}: the system has been granted permission to operate.\r\n")
+    raw = mails.raw([("From", "Casey <casey@solarco.example>"), ("To", mails.DESK),
+                     ("Subject", "Update for the Pate job"), ("Message-ID", "<gm-fwd@solarco.example>"),
+                     ("Content-Type", "text/plain; charset=utf-8")], body.encode())
+    mail = run(raw)
+    assert mail.notice == "pto_granted" and mail.state == "needs_review" and status(sce) == "METER_INSTALLED"
+
+
+def fresh(raw: bytes) -> bytes:
+    """The mail dated now (the test mails carry a fixed date in March 2026)."""
+    from email.utils import format_datetime
+    import datetime as dt
+    return raw.replace(format_datetime(mails.DATE).encode(), format_datetime(dt.datetime.now(dt.timezone.utc)).encode())
+
+
+def test_an_attached_original_whose_own_dkim_still_verifies_counts(sce, signer):
+    """A coordinator forwards the utility's signed letter; its signature proves it, its body names the job."""
+    sign, intake = signer
+    inner = sign(fresh(pto(to="casey@solarco.example")))
     mail = run(mails.forwarded(inner, "Casey <casey@solarco.example>", f"Fwd: PTO {REF}"), intake=intake)
     assert mail.state == "processed" and status(sce) == "PTO_GRANTED", mail.reason
+
+
+def test_an_old_signed_letter_forwarded_again_only_suggests(sce, signer):
+    sign, intake = signer
+    mail = run(mails.forwarded(sign(pto(to="casey@solarco.example")), "Casey <casey@solarco.example>",
+                               f"Fwd: PTO {REF}"), intake=intake)
+    assert mail.state == "needs_review" and status(sce) == "METER_INSTALLED"
 
 
 def test_the_verdict_is_decided_once_and_kept_for_reruns(sce):
