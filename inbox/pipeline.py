@@ -323,7 +323,7 @@ def read_notice(ctx: Context) -> None:
 
 
 def unmatched(ctx: Context) -> bool | None:
-    r, m = ctx.result, ctx.match
+    m = ctx.match
     if ctx.project is not None:
         return None
     # About no project: list mail without a reference number is a newsletter ("approved", "permission to

@@ -11,7 +11,6 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from inbox.auth import AuthSettings
 from inbox.intake import as_json, run_now
 from inbox.pipeline import MAX_ATTACHMENTS, Intake
 from inbox.store import store
