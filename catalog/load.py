@@ -179,6 +179,7 @@ class _Loader:
         utilities = self._unique(self._utility(p) for p in self._files("utilities"))
         if not utilities:
             self.errors.append(f"{self.root / 'utilities'}: no utility files found")
+        senders = self._senders()
         return Catalog(
             utilities=utilities,
             programs=self.programs,
@@ -187,8 +188,8 @@ class _Loader:
             forms=self.forms,
             permit_sets=permit_sets,
             notice_phrases=self._generic_phrases(),
-            senders=self._senders(),
-            ahjs=self._ahjs(),
+            senders=senders,
+            ahjs=self._ahjs(senders),
             names=self._names(utilities.values()),
         )
 
@@ -616,12 +617,11 @@ class _Loader:
         t.done()
         return out
 
-    def _ahjs(self) -> dict[tuple[str, str], AhjEntry]:
+    def _ahjs(self, senders: dict[str, Sender]) -> dict[tuple[str, str], AhjEntry]:
         path = self.root / "ahjs.toml"
         if not path.exists():
             return {}
         t = self._read(path)
-        senders = self._senders() if (self.root / "senders.toml").exists() else {}
         out: dict[tuple[str, str], AhjEntry] = {}
         for entry in t.tables("ahjs"):
             a = t.child(entry, "ahj")
