@@ -58,7 +58,10 @@ def test_watcher_thread_and_worker_take_mail_to_its_end_state(db, tmp_path, work
     thread = threading.Thread(target=watcher.run, daemon=True)
     thread.start()
     try:
-        (folder / "new" / "m1").write_bytes(message(f"Bill {tokens.subject_tag(p.id)}", 10))
+        # Delivered as a delivery agent does: written in tmp/, then renamed into new/ (a file written
+        # straight into new/ can be read half-written by the watcher's next poll).
+        (folder / "tmp" / "m1").write_bytes(message(f"Bill {tokens.subject_tag(p.id)}", 10))
+        (folder / "tmp" / "m1").rename(folder / "new" / "m1")
         deadline = time.monotonic() + 10
         while not InboundMail.select().exists() and time.monotonic() < deadline:
             time.sleep(0.05)
