@@ -37,6 +37,10 @@ def create_app(overrides: dict | None = None) -> Flask:
         WTF_CSRF_SSL_STRICT=False,
         **settings.extra,
     )
+    if settings.trusted_proxies:
+        # Only the configured number of proxies' X-Forwarded-For entries are believed, counted from the right.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
     configure_logging(settings)
     tokens.configure(settings.token_keys)
     connect_database(app, settings)

@@ -47,6 +47,10 @@ class Config:
     inbox_urls: tuple[str, ...] = ()
     installer: dict = field(default_factory=dict)  # name, license, phone, email: prefilled into utility forms
     api_rate_limit: int = 120  # JSON API requests per token per minute
+    api_user_rate_limit: int = 240  # ... and per user across all their tokens
+    # Reverse proxies in front of the web app whose X-Forwarded-For / -Proto are believed (0: none, the
+    # client is the connecting address). Sign-in limits count by that client address.
+    trusted_proxies: int = 0
     # Reply-token keys, current first (TOKEN_KEYS; else derived from SECRET_KEY): web and workers alike.
     token_keys: tuple[str, ...] = ()
     # Sender authentication (RFC 8601): whose Authentication-Results count, whose ARC seals, DKIM key lookups.
@@ -313,6 +317,8 @@ def load(env: dict | None = None, overrides: dict | None = None, web: bool = Tru
         **_sms(env),
         installer={k: env.get(f"INSTALLER_{k.upper()}", "").strip()[:200] for k in ("name", "license", "phone", "email")},
         api_rate_limit=_int(env, "API_RATE_LIMIT", 120, 1, 100_000),
+        api_user_rate_limit=_int(env, "API_USER_RATE_LIMIT", 240, 1, 100_000),
+        trusted_proxies=_int(env, "TRUSTED_PROXIES", 0, 0, 5),
         embedded_worker=embedded,
         token_keys=_token_keys(env, token_secret),
         mail_authserv_ids=_hosts(env, "MAIL_AUTHSERV_ID"),

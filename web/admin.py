@@ -1,10 +1,12 @@
-"""Admin pages: webhooks (register, deactivate, test) and their delivery log."""
+"""Admin pages: people (sessions, failed sign-ins, deactivation), webhooks and their delivery log."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, make_response, redirect, render_template, request, session, url_for
 
-from models import Webhook, WebhookDelivery
+from models import ApiToken, User, Webhook, WebhookDelivery, WebSession
+from models import login_limits
 from models.pipeline import Page
+from models.sessions import deactivate as deactivate_user
 from models.webhooks import EVENTS, STATES, WebhookError
 from web import htmx
 
@@ -15,7 +17,7 @@ PER_PAGE = 50
 @bp.before_request
 def _admins_only():
     if g.user is not None and g.user.role != "admin":
-        abort(403, "only admins manage webhooks")
+        abort(403, "only admins manage people and webhooks")
 
 
 def _hook(hook_id: int) -> Webhook:
@@ -96,3 +98,71 @@ def retry(delivery_id: int):
     except WebhookError as exc:
         flash(str(exc))
     return redirect(url_for("admin.webhook", hook_id=delivery.webhook_id), 303)
+
+
+USER_SORTS = {"name": User.name, "email": User.email, "role": User.role, "created": User.created_at}
+
+
+def _user(user_id: int) -> User:
+    user = User.get_or_none(User.id == user_id)
+    if user is None:
+        abort(404, "no such user")
+    return user
+
+
+@bp.get("/users")
+def users():
+    """Everyone who can sign in: searchable by name or email, sortable, paged."""
+    q = " ".join(request.args.get("q", "").replace("\x00", "").split())[:100]
+    sort = request.args.get("sort", "name")
+    if sort.lstrip("-") not in USER_SORTS:
+        sort = "name"
+    column = USER_SORTS[sort.lstrip("-")]
+    query = User.select()
+    if q:
+        query = query.where(User.name.contains(q) | User.email.contains(q))
+    query = query.order_by(User.active.desc(), column.desc() if sort.startswith("-") else column, User.id)
+    total = query.count()
+    page = max(1, min(request.args.get("page", 1, type=int) or 1, max(1, -(-total // PER_PAGE))))
+    listing = Page(rows=list(query.paginate(page, PER_PAGE)), total=total, page=page, per_page=PER_PAGE)
+    return htmx.render("admin/users.html", "admin/_users.html", listing=listing, q=q, sort=sort)
+
+
+@bp.get("/users/<int:user_id>")
+def user(user_id: int):
+    """One person: their signed-in sessions and the failed sign-ins against their account."""
+    person = _user(user_id)
+    return render_template("admin/user.html", person=person, web_sessions=list(WebSession.live_of(person)),
+                           failures=list(login_limits.recent_failures(person)),
+                           tokens=ApiToken.select().where((ApiToken.user == person) &
+                                                          ApiToken.revoked_at.is_null()).count())
+
+
+@bp.post("/users/<int:user_id>/deactivate")
+def deactivate_person(user_id: int):
+    """Deactivate: no more sign-ins, every session ends now, API tokens stop answering; history stays."""
+    person = _user(user_id)
+    if person.id == g.user.id:
+        abort(409, "you cannot deactivate yourself; ask another admin")
+    ended = deactivate_user(person)
+    flash(f"{person.name} deactivated; {ended} session(s) signed out.")
+    return redirect(url_for("admin.user", user_id=person.id), 303)
+
+
+@bp.post("/users/<int:user_id>/reactivate")
+def reactivate_person(user_id: int):
+    """Let a deactivated person sign in again (with their old password)."""
+    person = _user(user_id)
+    User.update(active=True).where(User.id == person.id).execute()
+    flash(f"{person.name} can sign in again.")
+    return redirect(url_for("admin.user", user_id=person.id), 303)
+
+
+@bp.post("/users/<int:user_id>/end-sessions")
+def end_sessions(user_id: int):
+    """Sign a person out everywhere (a lost laptop); they can sign in again."""
+    person = _user(user_id)
+    ended = WebSession.end_all(person, "signed out by an admin",
+                               keep=session.row if person.id == g.user.id else None)
+    flash(f"{ended} session(s) of {person.name} signed out.")
+    return redirect(url_for("admin.user", user_id=person.id), 303)

@@ -4,13 +4,14 @@ from __future__ import annotations
 from functools import wraps
 from urllib.parse import urlparse
 
-from flask import (Blueprint, Flask, abort, flash, g, make_response, redirect, render_template, request, session,
-                   url_for)
+from flask import (Blueprint, Flask, abort, current_app, flash, g, make_response, redirect, render_template, request,
+                   session, url_for)
 
-from models import ApiToken, User
+from models import ApiToken, User, WebSession
+from models import login_limits
 from models.api_tokens import TokenError
 from models.users import UserError
-from web import htmx
+from web import htmx, sessions
 
 bp = Blueprint("auth", __name__)
 PUBLIC = {"auth.login", "static", "htmx_js", "sms_webhook.twilio_inbound"}  # the webhook checks its signature
@@ -19,16 +20,17 @@ SELF_AUTHENTICATED = {"api"}
 
 
 def install(app: Flask) -> None:
+    sessions.install(app)
+
     @app.before_request
     def _require_login():
         g.user = None
-        user_id = session.get("user_id")
-        if user_id:
-            user = User.get_or_none(User.id == user_id)
-            if user and user.active and session.get("pw") == user.password_hash[-16:]:
+        user = getattr(session, "user", None)
+        if user is not None:
+            if user.active:
                 g.user = user
             else:
-                session.clear()
+                sessions.sign_out(session, "account deactivated")
         if g.user is None and request.endpoint not in PUBLIC and request.blueprint not in SELF_AUTHENTICATED:
             if request.path.startswith("/vendor/") or request.endpoint is None:
                 return None
@@ -64,35 +66,52 @@ def _safe_next(target: str | None) -> str:
     return url_for("projects.index")
 
 
+def _attempt(email: str) -> login_limits.Attempt:
+    return login_limits.Attempt(email=email, address=request.remote_addr or "",
+                                device=request.cookies.get(login_limits.DEVICE_COOKIE, ""))
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    """Sign in with email and password."""
+    """Sign in with email and password (failed tries slow further ones down, see models/login_limits)."""
     email = request.form.get("email", "")
     if request.method == "POST":
+        attempt = _attempt(email)
+        wait = login_limits.retry_after(attempt)
+        if wait:
+            minutes = f"{wait} seconds" if wait < 120 else f"{-(-wait // 60)} minutes"
+            resp = make_response(render_template(
+                "auth/login.html", email=email,
+                error=f"Too many failed sign-ins for this account or from this address. Try again in {minutes}."), 429)
+            resp.headers["Retry-After"] = str(wait)
+            return resp
         user = User.authenticate(email, request.form.get("password", ""))
         if user is None:
+            login_limits.record_failure(attempt)
             return render_template("auth/login.html", email=email,
                                    error="Email or password is wrong, or the account is inactive."), 401
-        session.clear()
-        session["user_id"] = user.id
-        # Changing the password ends every other session of the user.
-        session["pw"] = user.password_hash[-16:]
-        session.permanent = True
-        return redirect(_safe_next(request.args.get("next")), 303)
+        login_limits.succeeded(attempt)
+        device = login_limits.remember_device(user, attempt)
+        sessions.sign_in(session, user, request.headers.get("User-Agent", ""), request.remote_addr or "")
+        resp = redirect(_safe_next(request.args.get("next")), 303)
+        if device:
+            resp.set_cookie(login_limits.DEVICE_COOKIE, device, max_age=365 * 86400, httponly=True, samesite="Lax",
+                            secure=current_app.config["SESSION_COOKIE_SECURE"], path="/login")
+        return resp
     return render_template("auth/login.html", email=email, error=None)
 
 
 @bp.post("/logout")
 def logout():
-    """Sign out."""
-    session.clear()
+    """Sign out: this device's session ends on the server, so a copied cookie stops working too."""
+    sessions.sign_out(session)
     flash("You are signed out.")
     return redirect(url_for("auth.login"), 303)
 
 
 @bp.route("/me", methods=["GET", "POST"])
 def me():
-    """Your preferences: the morning digest, your password and your API tokens."""
+    """Your preferences: the morning digest, your password, your sessions and your API tokens."""
     errors: dict[str, str] = {}
     if request.method == "POST":
         user = g.user
@@ -105,8 +124,10 @@ def me():
                 try:
                     user.set_password(request.form.get("new", ""))
                     user.save()
-                    session["pw"] = user.password_hash[-16:]  # keep this session, end the others
-                    flash("Password changed; your other sessions are signed out.")
+                    ended = WebSession.end_all(user, "password changed", keep=session.row)
+                    revoked = ApiToken.revoke_all(user) if request.form.get("revoke_tokens") == "1" else 0
+                    flash(f"Password changed; {_count(ended, 'other session')} signed out"
+                          + (f", {_count(revoked, 'API token')} revoked." if revoked else "."))
                 except UserError as exc:
                     errors["new"] = str(exc)
         else:
@@ -118,8 +139,35 @@ def me():
     return _me_page(errors=errors), (422 if errors else 200)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+@bp.post("/me/sessions/<int:session_id>/end")
+def end_session(session_id: int):
+    """Sign out one of your sessions (another browser, a lost phone); this one signs you out here."""
+    row = WebSession.get_or_none((WebSession.id == session_id) & (WebSession.user == g.user))
+    if row is None:
+        abort(404, "you have no such session")
+    if session.row is not None and row.id == session.row.id:
+        return logout()
+    if row.end("signed out from another session"):
+        flash("That session is signed out.")
+    return redirect(url_for("auth.me") + "#sessions", 303)
+
+
+@bp.post("/me/sessions/end-others")
+def end_other_sessions():
+    """Sign out everywhere but here."""
+    ended = WebSession.end_all(g.user, "signed out from another session", keep=session.row)
+    flash(f"{_count(ended, 'other session')} signed out.")
+    return redirect(url_for("auth.me") + "#sessions", 303)
+
+
 def _me_page(**context) -> str:
-    return render_template("auth/me.html", **{"errors": {}, "tokens": list(ApiToken.of(g.user)), **context})
+    return render_template("auth/me.html", **{
+        "errors": {}, "tokens": list(ApiToken.of(g.user)), "web_sessions": list(WebSession.live_of(g.user)),
+        "this_session": session.row.id if session.row is not None else None, **context})
 
 
 @bp.post("/me/tokens")

@@ -105,12 +105,14 @@ def users_list():
 @users_cli.command("deactivate")
 @click.argument("email")
 def users_deactivate(email):
-    """Deactivate a user (they can no longer log in; their history stays)."""
+    """Deactivate a user (they can no longer log in, their sessions end now; their history stays)."""
+    from models.sessions import deactivate
     with db.connection_context():
-        updated = User.update(active=False).where(User.email == email.strip().lower()).execute()
-    if not updated:
-        raise click.ClickException(f"no user {email}")
-    click.echo(f"deactivated {email}")
+        user = User.get_or_none(User.email == email.strip().lower())
+        if user is None:
+            raise click.ClickException(f"no user {email}")
+        ended = deactivate(user)
+    click.echo(f"deactivated {email}; {ended} session(s) signed out")
 
 
 @users_cli.command("token")

@@ -50,6 +50,16 @@ def recompute_clocks() -> None:
     log.info("clocks recomputed: %d rows changed", changed)
 
 
+@dramatiq.actor(queue_name="schedule", max_retries=0, time_limit=5 * 60 * 1000)
+def prune_sign_ins() -> None:
+    """Periodic: forget ended and expired sessions and failed sign-ins older than they are shown."""
+    from models import login_limits
+    from models.sessions import WebSession
+    sessions, failures = WebSession.prune(), login_limits.prune()
+    if sessions or failures:
+        log.info("pruned %d sessions and %d failed sign-ins", sessions, failures)
+
+
 @dramatiq.actor(queue_name="schedule", max_retries=0, time_limit=10 * 60 * 1000)
 def send_digests() -> None:
     """Periodic: the morning digest for opted-in coordinators (each at most once a day)."""
