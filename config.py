@@ -47,6 +47,10 @@ class Config:
     inbox_urls: tuple[str, ...] = ()
     installer: dict = field(default_factory=dict)  # name, license, phone, email: prefilled into utility forms
     api_rate_limit: int = 120  # JSON API requests per token per minute
+    # Where documents, raw mail and packets live: "" keeps them under storage_dir (one machine);
+    # s3://bucket/prefix puts them in an S3-compatible object store every node shares.
+    storage_url: str = ""
+    log_format: str = "text"  # text | json (one JSON object per line, for log collectors)
     api_user_rate_limit: int = 240  # ... and per user across all their tokens
     # Reverse proxies in front of the web app whose X-Forwarded-For / -Proto are believed (0: none, the
     # client is the connecting address). Sign-in limits count by that client address.
@@ -137,6 +141,24 @@ def _bool(env: dict, name: str, default: bool) -> bool:
     if raw in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{name}: expected true/false, got {raw!r}")
+
+
+def _choice(env: dict, name: str, choices: tuple[str, ...], default: str) -> str:
+    value = env.get(name, "").strip().lower() or default
+    if value not in choices:
+        raise ConfigError(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _storage_url(env: dict) -> str:
+    """STORAGE_URL: empty (files under STORAGE_DIR) or s3://bucket[/prefix]."""
+    raw = env.get("STORAGE_URL", "").strip()
+    if not raw:
+        return ""
+    parsed = urlparse(raw)
+    if parsed.scheme != "s3" or not parsed.netloc:
+        raise ConfigError(f"STORAGE_URL: expected s3://bucket/prefix, got {raw!r}")
+    return raw
 
 
 def _int(env: dict, name: str, default: int, low: int, high: int) -> int:
@@ -301,6 +323,8 @@ def load(env: dict | None = None, overrides: dict | None = None, web: bool = Tru
         broker_url=broker_url,
         secret_key=secret,
         storage_dir=storage.resolve(),
+        storage_url=_storage_url(env),
+        log_format=_choice(env, "LOG_FORMAT", ("text", "json"), "text"),
         log_level=level,
         broker_namespace=namespace,
         cookie_secure=_bool(env, "COOKIE_SECURE", default=not embedded),
