@@ -27,6 +27,7 @@ from models.base import db, today, utcnow
 from models.checklists import ChecklistItem
 from models.events import Event
 from models.inbound import InboundMail
+from models.leases import LEASE, Held, LeaseLost
 from models.lifecycle import TERMINAL
 from models.messages import Contact, OutboundMessage, contacts_for
 
@@ -134,11 +135,29 @@ class Context:
 
 
 def process(mail: InboundMail, intake: Intake = Intake()) -> InboundMail:
-    """Run the pipeline on a stored mail and record its end state (never raises for a bad mail)."""
-    ctx = Context(mail, intake, Result())
+    """Run the pipeline on a stored mail and record its end state (never raises for a bad mail).
+
+    A mail claimed under a lease (InboundMail.claim) keeps it renewed while it runs; its result is kept
+    only while the lease is still ours (LeaseLost otherwise, with everything rolled back)."""
+    holder = mail.lease_holder
+    try:
+        if holder:
+            with Held(InboundMail, mail.id, holder):
+                return _run(mail, intake)
+        return _run(mail, intake)
+    except (OperationalError, InterfaceError):
+        # The database, not the mail: give the claim back on a new connection so a retry takes it at
+        # once; when that fails too, the lease runs out within seconds and the sweeper sends it again.
+        _release_after_outage(mail.id, holder)
+        raise
+
+
+def _run(mail: InboundMail, intake: Intake) -> InboundMail:
+    ctx, holder = Context(mail, intake, Result()), mail.lease_holder
     for step in READING:
         if step(ctx):
-            return _finish(mail, ctx.result)
+            with db.atomic():
+                return _finish(mail, ctx.result)
     event_before = mail.event_id
     try:
         with db.atomic():
@@ -146,27 +165,47 @@ def process(mail: InboundMail, intake: Intake = Intake()) -> InboundMail:
                 if step(ctx):
                     break
             return _finish(mail, ctx.result)
-    except (OperationalError, InterfaceError):
-        # The database, not the mail: back to pending so a retry (or the sweeper) runs it again.
-        InboundMail.update(state="pending", processing_since=None).where(InboundMail.id == mail.id).execute()
+    except (OperationalError, InterfaceError, LeaseLost):
         raise
     except Exception as exc:  # a bug must not lose the mail: it stays visible, re-runnable, with the reason
         mail.event_id = event_before  # whatever the failed run wrote was rolled back
         log.exception("inbox pipeline failed on mail %s", mail.id)
-        return failed(mail.id, f"{type(exc).__name__}: {str(exc)[:300]}", ctx.result.trace)
+        return failed(mail.id, f"{type(exc).__name__}: {str(exc)[:300]}", ctx.result.trace, holder=holder)
 
 
-def failed(mail_id: int, why: str, trace: list | None = None) -> InboundMail:
+def _release_after_outage(mail_id: int, holder: str) -> None:
+    if not holder:
+        return
+    state = getattr(db.obj, "_state", None)
+    if db.in_transaction() or getattr(state, "ctx", None):
+        return  # someone around us holds this connection; the lease runs out instead
+    try:
+        db.close()
+    except Exception:  # noqa: BLE001 - the connection is already broken
+        pass
+    try:
+        db.connect(reuse_if_open=True)
+        InboundMail(id=mail_id).release(holder)
+    except (OperationalError, InterfaceError) as exc:
+        log.warning("mail %s: the database is unreachable (%s); another worker takes it when its %d s lease "
+                    "runs out", mail_id, type(exc).__name__, LEASE.total_seconds())
+
+
+def failed(mail_id: int, why: str, trace: list | None = None, holder: str = "") -> InboundMail:
     """A run failed because of the mail itself (a step raised, the time limit struck): it runs again, up to
     MAX_FAILURES times in all, then is quarantined with the reason instead of being retried forever.
     Database outages and killed workers never come here: they leave the mail to be taken again."""
     with db.atomic():
+        mail = InboundMail.get_by_id(mail_id)
+        if holder and (mail.state != "processing" or mail.lease_holder != holder):
+            return mail  # another worker took it over: this run's failure is not its to record
         InboundMail.update(failures=InboundMail.failures + 1).where(InboundMail.id == mail_id).execute()
         mail = InboundMail.get_by_id(mail_id)
         if mail.failures >= MAX_FAILURES:
             return _finish(mail, Result("quarantined", f"processing failed {mail.failures} times: {why}",
                                         trace=trace or []))
-        InboundMail.update(state="pending", processing_since=None, trace=trace or None,
+        InboundMail.update(state="pending", processing_since=None, lease_holder="", lease_until=None,
+                           trace=trace or None,
                            reason=f"processing failed ({mail.failures} of {MAX_FAILURES}), it runs again: {why}"[:2000]
                            ).where(InboundMail.id == mail_id).execute()
         return InboundMail.get_by_id(mail_id)
@@ -555,6 +594,7 @@ def _timeline(mail: InboundMail, parsed: ParsedMail, project, r: Result) -> None
 
 
 def _finish(mail: InboundMail, r: Result) -> InboundMail:
+    mail.keep_lease()  # raises LeaseLost when another worker took the mail over (the caller rolls back)
     mail.state, mail.reason, mail.kind = r.state, r.reason[:2000], r.kind or mail.kind
     mail.project = r.match.project_id
     mail.matched_by, mail.confidence = r.match.method, r.match.confidence if r.match.project_id else None

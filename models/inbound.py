@@ -53,6 +53,10 @@ class InboundMail(BaseModel):
     attempts = IntegerField(default=0)
     failures = IntegerField(default=0)  # runs that failed because of the mail itself (inbox.pipeline.failed)
     processing_since = DateTimeField(null=True)
+    # The worker that has it (models.leases): its lease runs out within seconds unless renewed.
+    lease_holder = CharField(default="")
+    lease_until = DateTimeField(null=True, index=True)
+    woken_at = DateTimeField(null=True)  # when the sweeper last sent it to a worker again
     processed_at = DateTimeField(null=True)
     # What the parser saw (kept for lists, search and threading).
     subject = TextField(default="")
@@ -107,22 +111,52 @@ class InboundMail(BaseModel):
     def raw(self) -> bytes:
         return storage.get(self.sha256)
 
-    def claim(self) -> bool:
-        """Take a pending (or re-run) mail for processing; False when another worker has it."""
-        taken = (InboundMail.update(state="processing", processing_since=utcnow(), attempts=InboundMail.attempts + 1)
-                 .where((InboundMail.id == self.id) & (InboundMail.state == "pending")).execute())
+    def claim(self, holder: str | None = None) -> bool:
+        """Take a pending mail, or one whose worker's lease ran out, for processing under a short lease;
+        False when another live worker has it."""
+        from models.leases import expiry, new_holder
+        holder = holder or new_holder()
+        now = utcnow()
+        taken = (InboundMail.update(state="processing", processing_since=now, attempts=InboundMail.attempts + 1,
+                                    lease_holder=holder, lease_until=expiry(now))
+                 .where((InboundMail.id == self.id) &
+                        ((InboundMail.state == "pending") |
+                         ((InboundMail.state == "processing") &
+                          (InboundMail.lease_until.is_null() | (InboundMail.lease_until < now))))).execute())
         if taken:
-            self.state = "processing"
+            self.state, self.lease_holder = "processing", holder
         return bool(taken)
+
+    def keep_lease(self) -> None:
+        """Before writing a result: the lease must still be ours (raises LeaseLost otherwise). Inside the
+        result's transaction, this also locks the row until the result is committed."""
+        from models.leases import LeaseLost
+        if not self.lease_holder:
+            return  # not claimed through a lease (a person's action on a row nobody processes)
+        kept = (InboundMail.update(lease_holder="", lease_until=None)
+                .where((InboundMail.id == self.id) & (InboundMail.lease_holder == self.lease_holder) &
+                       (InboundMail.state == "processing")).execute())
+        if not kept:
+            raise LeaseLost(f"mail {self.id}: another worker took it over")
+        self.lease_holder, self.lease_until = "", None
+
+    def release(self, holder: str) -> bool:
+        """Give a claimed mail back (pending) so the next worker takes it at once."""
+        return bool(InboundMail.update(state="pending", processing_since=None, lease_holder="", lease_until=None)
+                    .where((InboundMail.id == self.id) & (InboundMail.lease_holder == holder) &
+                           (InboundMail.state == "processing")).execute())
 
     def requeue(self, seen_version: int | None = None) -> bool:
         """Back to pending so the pipeline runs again; False when it is being processed right now, or (with
         seen_version) when someone acted on it since. A re-run is an action: it bumps the version."""
         # A person's re-run starts the failure count afresh (the rules may have changed since).
         query = (InboundMail.update(state="pending", processing_since=None, version=InboundMail.version + 1,
-                                    failures=0)
-                 .where((InboundMail.id == self.id) & (InboundMail.state.in_(FINAL)) &
-                        (InboundMail.state != "duplicate")))
+                                    failures=0, lease_holder="", lease_until=None)
+                 .where((InboundMail.id == self.id) & (InboundMail.state != "duplicate") &
+                        (InboundMail.state.in_(FINAL) |
+                         # a worker that died or lost the database: its lease has run out
+                         ((InboundMail.state == "processing") &
+                          (InboundMail.lease_until.is_null() | (InboundMail.lease_until < utcnow()))))))
         if seen_version is not None:
             query = query.where(InboundMail.version == seen_version)
         if not query.execute():

@@ -139,13 +139,19 @@ def ingest_mail(mail_id: int) -> None:
     from models.inbound import InboundMail
     from inbox.pipeline import failed
     from dramatiq.middleware.time_limit import TimeLimitExceeded
+    from models.leases import LeaseLost
     mail = InboundMail.get_or_none(InboundMail.id == mail_id)
     if mail is None or not mail.claim():
-        return
+        return  # done, or a live worker holds it (an expired lease is taken over by claim)
+    holder = mail.lease_holder
     try:
         mail = process(mail, intake_from(config.load(web=False)))
     except TimeLimitExceeded:  # the mail took too long: that counts against it, a shutdown does not
-        mail = failed(mail_id, "the pipeline ran past its time limit")
+        mail = failed(mail_id, "the pipeline ran past its time limit", holder=holder)
+    except LeaseLost:
+        log.warning("mail %s: its lease ran out and another worker took it over; this run's result is dropped",
+                    mail_id)
+        return
     if mail.state == "pending":
         raise MailRunsAgain(f"mail {mail_id}: {mail.reason}")  # Dramatiq retries it with backoff
 

@@ -6,7 +6,7 @@ import threading
 import time
 
 log = logging.getLogger(__name__)
-EVERY_SECONDS = {"recompute_clocks": 15 * 60, "send_digests": 10 * 60, "sweep_mail": 5 * 60,
+EVERY_SECONDS = {"recompute_clocks": 15 * 60, "send_digests": 10 * 60, "sweep_mail": 15,
                  "send_reminders": 30 * 60, "prune_sign_ins": 60 * 60}
 
 

@@ -14,7 +14,10 @@ ACTORS = {"import": "import_projects", "packet": "build_packet", "reconcile": "r
 
 # A running job older than its actor's time limit died with its worker.
 STALE_AFTER = dt.timedelta(minutes=35)
-MAIL_STALE_AFTER = dt.timedelta(minutes=10)  # twice the ingest actor's time limit
+# Mail is claimed under a short lease (models.leases), so a dead worker's mail is free within seconds.
+PENDING_AFTER = dt.timedelta(seconds=20)  # a wake-up this old that has not started was probably lost
+WAKE_AGAIN_AFTER = dt.timedelta(seconds=20)  # one mail is sent again at most this often
+SWEEP_BATCH = 500  # per sweep: a backlog is not flooded with second wake-ups
 
 
 def requeue_stale() -> int:
@@ -47,16 +50,20 @@ def requeue_stale() -> int:
     return sent
 
 
-def requeue_mail(older_than: dt.timedelta = dt.timedelta(minutes=2)) -> int:
-    """Send pending mail to the pipeline again; a mail a worker took but never finished goes back to pending."""
+def requeue_mail(older_than: dt.timedelta = PENDING_AFTER) -> int:
+    """Send mail to the pipeline again when its wake-up may have been lost: pending for a while, or claimed
+    by a worker whose lease ran out (it died, or lost the database). Workers ignore mail a live worker has."""
     from models.inbound import InboundMail
     from workers import actors
     now = utcnow()
-    InboundMail.update(state="pending", processing_since=None).where(
-        (InboundMail.state == "processing") & (InboundMail.processing_since < now - MAIL_STALE_AFTER)).execute()
-    sent = 0
-    for mail in InboundMail.select(InboundMail.id).where((InboundMail.state == "pending") &
-                                                         (InboundMail.received_at <= now - older_than)):
-        actors.ingest_mail.send(mail.id)
-        sent += 1
-    return sent
+    lost = (((InboundMail.state == "pending") & (InboundMail.received_at <= now - older_than)) |
+            ((InboundMail.state == "processing") &
+             (InboundMail.lease_until.is_null() | (InboundMail.lease_until < now))))
+    rested = InboundMail.woken_at.is_null() | (InboundMail.woken_at < now - WAKE_AGAIN_AFTER)
+    ids = [m.id for m in InboundMail.select(InboundMail.id).where(lost & rested)
+           .order_by(InboundMail.id).limit(SWEEP_BATCH)]
+    if ids:
+        InboundMail.update(woken_at=now).where(InboundMail.id.in_(ids)).execute()
+    for mail_id in ids:
+        actors.ingest_mail.send(mail_id)
+    return len(ids)
