@@ -17,6 +17,7 @@ from peewee import PeeweeException
 from inbox.store import store
 from models.base import db, utcnow
 from models.inbound import InboundMail, Mailbox
+from models.leases import HEARTBEAT
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,9 @@ FETCH_BATCH, FETCH_BYTES = 50, 32 * 1024 * 1024
 IDLE_CHECK = 1.0  # seconds per idle_check: how long a stop or a lease renewal can wait
 IDLE_RENEW = 25 * 60  # RFC 2177: servers may drop an IDLE after 29 minutes, so re-issue it before that
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 60.0
-EXPECTED = (OSError, imaplib.IMAP4.error)  # what a lost or refused connection looks like
+# What a lost or refused connection (to the mail server or the database) looks like: logged in one line.
+EXPECTED = (OSError, imaplib.IMAP4.error, PeeweeException)
+LEASE_SECONDS = 15  # renewed by the heartbeat every 5 s: a watcher that dies is replaced within 20 s
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,7 @@ class ImapWatcher:
     """Keeps one folder drained into InboundMail rows; at most one watcher per mailbox holds the lease."""
 
     def __init__(self, settings: ImapSettings, on_stored: Callable[[InboundMail], None], holder: str,
-                 stop: threading.Event, connect_timeout: float = 15.0, lease_seconds: int = 60):
+                 stop: threading.Event, connect_timeout: float = 15.0, lease_seconds: int = LEASE_SECONDS):
         self.settings = settings
         self.on_stored = on_stored
         self.holder = holder
@@ -226,10 +229,11 @@ class ImapWatcher:
             while not self.stop.is_set():
                 try:
                     if not box.take_lease(self.holder, self.lease_seconds):
-                        self._leased = False
-                        self.disconnect()
+                        self._let_go(box)
                         self.stop.wait(self.lease_seconds / 4)
                         continue
+                    if not self._leased:
+                        HEARTBEAT.hold(Mailbox, box.id, self.holder)  # renewed while this thread lives
                     self._leased, self._renewed = True, time.monotonic()
                     self.poll_once()
                     backoff = BACKOFF_FIRST
@@ -239,22 +243,28 @@ class ImapWatcher:
                         self._sleep(box, s.poll_seconds)
                 except LeaseLost:
                     log.warning("%s: lease lost to another watcher", s.key)
-                    self._leased = False
-                    self.disconnect()
+                    self._let_go(box)
                 except Exception as exc:  # noqa: BLE001 - a watcher that died would leave mail unread unnoticed
                     self._recover(exc, box, backoff)
                     self.stop.wait(backoff)
                     backoff = min(backoff * 2, BACKOFF_MAX)
         finally:
+            HEARTBEAT.drop(Mailbox, box.id)
             self.disconnect()
             try:
                 if self._leased:
                     box.release(self.holder)
                 if opened and not db.is_closed():
                     db.close()
-            except PeeweeException:
-                log.exception("%s: could not release the lease; it lapses by itself", s.key)
+            except PeeweeException as exc:
+                log.warning("%s: could not release the lease (%s); it lapses within %d s", s.key,
+                            type(exc).__name__, self.lease_seconds)
             self._leased = False
+
+    def _let_go(self, box: Mailbox) -> None:
+        HEARTBEAT.drop(Mailbox, box.id)
+        self._leased = False
+        self.disconnect()
 
     def _recover(self, exc: Exception, box: Mailbox, backoff: float) -> None:
         """Log and record what went wrong, and drop the connections it may have broken."""
@@ -268,8 +278,8 @@ class ImapWatcher:
             if isinstance(exc, PeeweeException) and not db.is_closed():
                 db.close()  # a broken database connection stays broken; the next query opens a new one
             box.note_error(problem)
-        except PeeweeException:
-            log.exception("%s: could not record the error", self.settings.key)
+        except PeeweeException as db_exc:
+            log.warning("%s: could not record the error (%s: %s)", self.settings.key, type(db_exc).__name__, db_exc)
 
     def _finish_mode(self, client: IMAPClient) -> str:
         if client.has_capability("MOVE"):
@@ -289,7 +299,7 @@ class ImapWatcher:
 
     def _notify(self, mail: InboundMail) -> None:
         try:
-            self.on_stored(mail)
+            self.on_stored(mail)  # inbox.watch.Wakeups sends it from its own thread, again until the broker takes it
         except Exception:  # the row is committed and pending; the pipeline's sweep takes it
             log.exception("%s: on_stored failed for mail #%s", self.settings.key, mail.id)
 

@@ -357,3 +357,54 @@ def test_only_one_watcher_holds_a_mailbox(db, dovecot, watchers):
     wait_for(lambda: len(rows()) == 4, what="mail after the hand-over")
     assert len(second.seen) == 1
     assert_no_duplicate_rows()
+
+
+def test_a_dead_watchers_mailbox_is_taken_over_when_its_short_lease_runs_out(db, dovecot, watchers):
+    import datetime as dt
+    from models.base import utcnow
+    assert imap.LEASE_SECONDS <= 15  # with the retry every LEASE/4: a dead watcher is replaced within 20 s
+    box = Mailbox.named(parse_url(dovecot.url).key)
+    # A watcher on another machine renewed its lease and was then killed: nothing renews it any more.
+    Mailbox.update(lease_holder="dead-host:4242", lease_until=utcnow() + dt.timedelta(seconds=1)).where(
+        Mailbox.id == box.id).execute()
+    dovecot.append(mail(1))
+    started = time.monotonic()
+    second = watchers.start(dovecot.url, holder="second")
+    wait_for(lambda: len(rows()) == 1, timeout=10, what="the mail, once the dead lease ran out")
+    assert time.monotonic() - started < 1 + imap.LEASE_SECONDS / 4 + 2
+    assert Mailbox.named(second.settings.key).lease_holder == "second"
+
+
+def test_the_watcher_wakes_workers_again_once_the_broker_is_back(db, dovecot, tmp_path, caplog):
+    """The broker (a real Redis here) is down while mail arrives: the mail is stored, moved, and its
+    wake-up is sent as soon as the broker answers again, without waiting for the sweep."""
+    import socket
+    import subprocess
+    import redis
+    from inbox.watch import Wakeups
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5)
+    wakeups = Wakeups(lambda m: client.rpush("wakeups", m.id), "test")
+    watcher = ImapWatcher(parse_url(dovecot.url), wakeups, "test", threading.Event())
+    thread = threading.Thread(target=watcher.run, daemon=True)
+    thread.start()
+    server = None
+    try:
+        dovecot.append_all([mail(1), mail(2)])
+        wait_for(lambda: len(rows()) == 2 and len(wakeups.unsent) == 2, what="both mails stored, unsent")
+        wait_for(lambda: not dovecot.messages("INBOX"), what="the mail moved all the same")
+        wait_for(lambda: wakeups.failing, what="the broker's refusal")
+        server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                   "--appendonly", "no"], stdout=subprocess.DEVNULL)
+        wait_for(lambda: not wakeups.unsent, timeout=10, what="the wake-ups once the broker is back")
+        assert [int(x) for x in client.lrange("wakeups", 0, -1)] == [r.id for r in rows()]
+        warnings = [r for r in caplog.records if "cannot wake a worker" in r.getMessage()]
+        assert len(warnings) == 1  # the outage is logged once, not once per mail or retry
+    finally:
+        watcher.stop.set()
+        thread.join(15)
+        if server is not None:
+            server.terminate()
+            server.wait(10)
