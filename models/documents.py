@@ -90,31 +90,31 @@ class Document(BaseModel):
                          body=reason, data={"document_id": self.id})
 
 
-MAX_PIXELS = 50_000_000  # a 50-megapixel photo; beyond that decoding one image can take gigabytes
+def inspect_image(data: bytes, mime: str, name: str = "the image") -> str:
+    """A problem description when an image is damaged or too large for a packet (never raises).
 
-
-def inspect_image(data: bytes, mime: str) -> str:
-    """A problem description when an image is damaged or absurdly large (never raises)."""
-    import warnings
+    Every page is measured from its headers first; only a first page within the limits is then decoded, to
+    find a damaged file.
+    """
     from PIL import Image
-    if mime == "image/heic":
-        import pillow_heif
-        pillow_heif.register_heif_opener()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as img:
-                if img.width * img.height > MAX_PIXELS:
-                    return f"image is {img.width}x{img.height} pixels; too large to include in a packet"
-                img.verify()
-            with Image.open(io.BytesIO(data)) as img:
-                img.load()
-    except Exception as exc:  # truncated, bombs, unsupported variants: all "damaged"
+        filetypes.image_page_sizes(data, mime, name)
+    except filetypes.TooLarge as exc:
+        return str(exc)
+    except Exception as exc:  # truncated headers, unsupported variants: "damaged"
+        return f"image cannot be read ({type(exc).__name__}); ask for a new copy"
+    try:
+        with filetypes.open_image_headers(data, mime) as img:
+            img.verify()
+        with Image.open(io.BytesIO(data)) as img:
+            img.draft("RGB", (img.width // 8 or 1, img.height // 8 or 1))  # a JPEG decodes at 1/8 scale
+            img.load()
+    except Exception as exc:  # truncated, unsupported variants: all "damaged"
         return f"image cannot be read ({type(exc).__name__}); ask for a new copy"
     return ""
 
 
-def inspect_pdf(data: bytes) -> tuple[int | None, str]:
+def inspect_pdf(data: bytes, name: str = "the PDF") -> tuple[int | None, str]:
     """Page count, and a problem description when the PDF is damaged (never raises)."""
     from pypdf import PdfReader
     problem = ""
@@ -125,7 +125,10 @@ def inspect_pdf(data: bytes) -> tuple[int | None, str]:
         # Many PDFs are locked only against editing: they open with an empty password.
         if reader.is_encrypted and not reader.decrypt(""):
             return None, "PDF is password-protected; ask for an unlocked copy"
-        pages = len(reader.pages)
+        pages = len(reader.pages)  # the page tree only: nothing is rendered
+        if pages > filetypes.MAX_PACKET_PAGES:
+            return pages, (f"{name} is too large: {pages:,} pages; a packet holds at most "
+                           f"{filetypes.MAX_PACKET_PAGES}")
         for page in reader.pages[:50]:
             page.get_contents()
         return pages, problem
@@ -151,9 +154,9 @@ def add(project: Project, data: bytes, original_name: str, *, source: str = "upl
     name = filetypes.safe_name(original_name, filetype)
     if item is not None and item.project_id != project.id:
         raise DocumentError("that checklist item belongs to another project")
-    pages, problem = inspect_pdf(data) if filetype is filetypes.PDF else (None, "")
+    pages, problem = inspect_pdf(data, name) if filetype is filetypes.PDF else (None, "")
     if filetype.is_image:
-        problem = inspect_image(data, filetype.mime)
+        problem = inspect_image(data, filetype.mime, name)
     try:
         sha, _ = storage.put(data)
     except OSError as exc:

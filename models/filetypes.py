@@ -118,3 +118,85 @@ def safe_name(original: str, filetype: FileType | None = None, limit: int = 120)
     if filetype and ext and ("." + ext.lower()) in (filetype.extension,) + ALIASES.get(filetype.mime, ()):
         extension = "." + ext.lower()
     return stem[: limit - len(extension)] + extension
+
+
+# What one packet may hold. Decoding takes about 4 bytes a pixel, so one 50-megapixel page is 200 MB while it is
+# scaled down; the total bounds how long the images of one packet take to decode (about 100 megapixels a second).
+MAX_PAGE_PIXELS = 50_000_000
+MAX_PACKET_PAGES = 500
+MAX_PACKET_PIXELS = 3_000_000_000
+IMAGE_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/tiff": "TIFF", "image/heic": "HEIF"}
+
+
+class TooLarge(ValueError):
+    """A file over a packet limit; the message names the file, the page and the limit."""
+
+
+def megapixels(pixels: int) -> str:
+    mp = pixels / 1_000_000
+    # Rounded up below 100, so a page just over the limit never reads as "50 megapixels; the limit is 50".
+    return f"{mp:,.0f}" if mp >= 100 else f"{-(-pixels // 100_000) / 10:g}"
+
+
+def image_page_sizes(data: bytes, mime: str, name: str, *, page_pixels: int = MAX_PAGE_PIXELS,
+                     max_pages: int = MAX_PACKET_PAGES, total_pixels: int = MAX_PACKET_PIXELS) -> list[tuple[int, int]]:
+    """Width and height of every page of an image, read from its headers (no pixel is decoded).
+
+    Raises TooLarge for a page over page_pixels, more than max_pages pages or pages adding up to more than
+    total_pixels; any other exception means the file is damaged.
+    """
+    from PIL import Image
+    img = open_image_headers(data, mime)
+    sizes: list[tuple[int, int]] = []
+    with img:
+        if img.format == "PNG":
+            # An animated PNG declares its frame count up front and every frame fits its canvas; reaching a
+            # frame would decode the ones before it.
+            count = getattr(img, "n_frames", 1)
+            if count > max_pages:
+                raise TooLarge(f"{name} is too large: {count:,} pages; a packet holds at most {max_pages}")
+            sizes = [img.size] * count
+            _check_page(name, 1, count, img.size, page_pixels)
+        else:
+            while True:
+                if len(sizes) == max_pages + 1:
+                    raise TooLarge(f"{name} is too large: more than {max_pages} pages; a packet holds at most "
+                                   f"{max_pages}")
+                if sizes:
+                    try:
+                        img.seek(len(sizes))  # reads the next page's header only
+                    except EOFError:
+                        break
+                    except Image.DecompressionBombError:
+                        pass  # Pillow's own check, on a multi-picture JPEG; the size is read, ours says it better
+                _check_page(name, len(sizes) + 1, 2 if sizes or getattr(img, "is_animated", False) else 1, img.size,
+                            page_pixels)
+                sizes.append(img.size)
+                if not getattr(img, "is_animated", False) and getattr(img, "n_frames", 1) == 1:
+                    break
+    total = sum(w * h for w, h in sizes)
+    if total > total_pixels:
+        raise TooLarge(f"{name} is too large: its {len(sizes)} pages add up to {megapixels(total)} megapixels; "
+                       f"a packet holds at most {total_pixels // 1_000_000:,}")
+    return sizes
+
+
+def _check_page(name: str, number: int, count: int, size: tuple[int, int], limit: int) -> None:
+    pixels = size[0] * size[1]
+    if pixels > limit:
+        where = f"page {number} is " if count > 1 else ""
+        raise TooLarge(f"{name} is too large: {where}{megapixels(pixels)} megapixels; the limit is "
+                       f"{limit // 1_000_000:,}")
+
+
+def open_image_headers(data: bytes, mime: str):
+    """The image opened lazily by its format's own reader: headers read, no pixel decoded."""
+    from PIL import Image
+    if mime == "image/heic":
+        import pillow_heif
+        pillow_heif.register_heif_opener()
+    Image.init()
+    # The format's reader itself, not Image.open: Image.open adds Pillow's bomb check, which refuses a huge
+    # first page before we can say how large it is. Nothing here decodes; limits are checked before anything does.
+    factory, _accept = Image.OPEN[IMAGE_FORMATS[mime]]
+    return factory(io.BytesIO(data), "")

@@ -76,7 +76,7 @@ def send_digests() -> None:
 def build_packet(job_id: int) -> None:
     """Build an application's submission packet (PDF + ZIP), reporting progress on the job row."""
     from models import Application
-    from models.packets import PacketIncomplete, build
+    from models.packets import PacketIncomplete, PacketRefused, build
     job = Job.get_or_none(Job.id == job_id)
     if job is None or not job.claim():
         return
@@ -92,7 +92,9 @@ def build_packet(job_id: int) -> None:
         job.total = max(job.total, 1)
         job.finish({"pdf": pdf_doc.id, "zip": zip_doc.id, "pages": pdf_doc.pages}, message="packet ready")
     except PacketIncomplete as exc:
-        job.fail(f"missing required items: {'; '.join(i.label for i in exc.missing)}")
+        job.fail(exc.describe())
+    except PacketRefused as exc:  # over a limit, or the build process stopped: the reason is for the coordinator
+        job.fail(str(exc))
     except BaseException as exc:
         log.exception("packet job %s failed", job.id)
         job.fail(f"stopped: {type(exc).__name__}: {exc}")
