@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app app
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test setup system-deps bench check clean
+.PHONY: run test prod setup system-deps bench check clean
 
 run: setup
 	$(FLASK) db upgrade
@@ -14,6 +14,11 @@ run: setup
 
 test: setup system-deps
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Production processes under supervisord, against the DATABASE_URL / BROKER_URL / SECRET_KEY you export
+# (README, Production).
+prod: setup
+	./scripts/prod.sh
 
 setup: $(VENV)/.installed node_modules/.installed
 
