@@ -157,11 +157,9 @@ def add(project: Project, data: bytes, original_name: str, *, source: str = "upl
     pages, problem = inspect_pdf(data, name) if filetype is filetypes.PDF else (None, "")
     if filetype.is_image:
         problem = inspect_image(data, filetype.mime, name)
-    try:
-        sha, _ = storage.put(data)
-    except OSError as exc:
-        log.exception("storage write failed")
-        raise DocumentError(f"{name} could not be stored ({exc.strerror or exc}); try again or tell an admin") from None
+    # A store that is down or full raises StorageError, passed up as it is: the file is fine, so it is no
+    # refusal (DocumentError); the web answers 503 and mail is taken again later.
+    sha, _ = storage.put(data)
     same = Document.select().where(Document.project == project, Document.sha256 == sha,
                                    Document.checklist_item == item if item else Document.checklist_item.is_null(),
                                    Document.kind == kind).first()

