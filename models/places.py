@@ -49,5 +49,10 @@ class Ahj(BaseModel):
         """The AHJ of that name in that state (names match case-insensitively), created if new."""
         name = " ".join((name or "").split())
         state = (state or "").strip().upper()
-        found = cls.get_or_none((fn.LOWER(cls.name) == name.lower()) & (cls.state == state))
+        if "\x00" in name + state:
+            # Saving would drop it, so the next lookup (with it) would miss the stored row and create it twice.
+            raise ValueError("an AHJ name cannot hold a NUL character")
+        # The exact name too: SQLite's LOWER() folds ASCII only, so "ÉCOLE" would never find itself.
+        found = (cls.select().where(((fn.LOWER(cls.name) == name.lower()) | (cls.name == name)) & (cls.state == state))
+                 .order_by(cls.id).first())
         return found or cls.create(name=name, state=state)

@@ -16,6 +16,10 @@ TEXT_LIMITS = {
 }
 NUMBER_LIMITS = {"pv_kw_dc": 2000.0, "pv_kw_ac": 2000.0, "battery_kwh": 5000.0}
 REQUIRED = ("external_id", "customer_name", "utility")
+# Facts every project has: a form may change them but cannot clear them.
+NEVER_BLANK = {"product_type": f"is required; use one of {', '.join(vocab.PRODUCT_TYPES)}"}
+NUL = "\x00"
+NUL_ERROR = "contains a NUL character (\\0), which text cannot hold; remove it"
 THOUSANDS = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$")
 
 
@@ -35,16 +39,27 @@ def clean_text(raw) -> str:
     return " ".join(text.split())
 
 
+def nul_errors(raw: dict, names) -> dict[str, str]:
+    """An error for each named value holding a NUL: refused, not dropped, so every database answers alike."""
+    return {name: NUL_ERROR for name in names if NUL in str(raw.get(name) or "")}
+
+
 def clean_project(raw: dict, find_utility: Callable[[str], str | None],
                   fields: tuple[str, ...] | None = None,
-                  states_of: Callable[[str], tuple[str, ...]] | None = None) -> Cleaned:
+                  states_of: Callable[[str], tuple[str, ...]] | None = None,
+                  blank_keeps: bool = False) -> Cleaned:
     """Validate the given fields of raw (strings from a form or CSV); only those present are checked.
 
     states_of(utility code) gives the states a utility serves, to catch a utility/state mismatch.
+    blank_keeps: a blank value leaves the stored fact alone (the CSV import) instead of clearing it (forms),
+    so a blank NEVER_BLANK field is an error only when it would clear.
     """
     out = Cleaned()
     names = fields if fields is not None else tuple(raw)
+    out.errors.update(nul_errors(raw, names))
     for name in names:
+        if name in out.errors:
+            continue
         value = clean_text(raw.get(name, ""))
         limit = TEXT_LIMITS.get(name)
         if limit and len(value) > limit:
@@ -52,6 +67,9 @@ def clean_project(raw: dict, find_utility: Callable[[str], str | None],
             continue
         if name in REQUIRED and not value:
             out.errors[name] = "is required"
+            continue
+        if name in NEVER_BLANK and not value and name in raw and not blank_keeps:
+            out.errors[name] = NEVER_BLANK[name]
             continue
         checker = _CHECKS.get(name)
         if checker is None:

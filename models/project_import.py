@@ -10,9 +10,10 @@ from models import checklists
 from models.applications import Application, file_application
 from models.base import db, is_postgres, utcnow, today as desk_today
 from models.catalog_ref import utility_states
+from models.csv_safe import unguard
 from models.events import Event
 from models.places import Ahj, Utility
-from models.project_fields import clean_project, clean_text
+from models.project_fields import clean_project, clean_text, nul_errors
 from models.projects import Project
 from models.users import User
 
@@ -110,7 +111,9 @@ def read_rows(text: str) -> tuple[list[str], Iterator[tuple[int, dict]]]:
             if len(record) > len(header):
                 yield line, {"__error__": f"has {len(record)} cells but the header has {len(header)}"}
                 continue
-            yield line, {h: (record[i] if i < len(record) else "") for i, h in enumerate(header) if h in COLUMNS}
+            # The export guards formula-like cells with a ' (models.csv_safe); read them as the values they were.
+            yield line, {h: (unguard(record[i]) if i < len(record) else "") for i, h in enumerate(header)
+                         if h in COLUMNS}
     return ignored, rows()
 
 
@@ -182,8 +185,10 @@ class Importer:
             out.errors.append(raw["__error__"])
             return out
         present = tuple(f for f in PROJECT_FIELDS if f in raw)
-        cleaned = clean_project(raw, self._utility_code, present, states_of=utility_states)
+        cleaned = clean_project(raw, self._utility_code, present, states_of=utility_states, blank_keeps=True)
         out.errors.extend(f"{name}: {msg}" for name, msg in cleaned.errors.items())
+        others = nul_errors(raw, [c for c in COLUMNS if c not in PROJECT_FIELDS])
+        out.errors.extend(f"{name}: {msg}" for name, msg in others.items())
         coordinator = None
         email = (raw.get("coordinator_email") or "").strip().lower()
         if email:

@@ -34,6 +34,9 @@ FIELD_LABELS = {
     "third_party_owned": "Third-party owned", "main_panel_upgrade": "Main panel upgrade",
 }
 
+# Typed or pasted text sometimes carries one; PostgreSQL cannot store it, so it is refused, not dropped.
+NUL_REFUSED = "the text contains a NUL character (\\0), which text cannot hold; remove it"
+
 EDITABLE = ("customer_name", "customer_email", "customer_phone", "street", "city", "state", "zip",
             "utility", "utility_account", "ahj", "product_type", "pv_kw_dc", "pv_kw_ac",
             "battery_kwh", "program", "stage", "coordinator")
@@ -187,6 +190,8 @@ class Project(BaseModel):
         text = (text or "").strip()
         if not text:
             raise ValueError("a note cannot be empty")
+        if "\x00" in text:
+            raise ValueError(NUL_REFUSED)
         with db.atomic():
             Project.update(updated_at=utcnow()).where(Project.id == self.id).execute()
             return Event.record(self, "note", actor, summary="Note", body=text)
@@ -197,6 +202,8 @@ class Project(BaseModel):
         reason = (reason or "").strip()
         if not reason:
             raise ValueError("say why you are flagging this project")
+        if "\x00" in reason:
+            raise ValueError(NUL_REFUSED)
         with db.atomic():
             self.flagged_at, self.flagged_reason, self.flagged_by = utcnow(), reason, actor
             self.updated_at = utcnow()

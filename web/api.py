@@ -20,6 +20,7 @@ from models.lifecycle import TransitionError
 from models.vocab import is_id
 from web import api_json
 from web.access import require_edit
+from web.errors import NUL, nul_field
 from web.projects import EDIT_KEYS, _clean_form as clean_form, _form_values as form_values
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -96,6 +97,9 @@ def _authenticate():
                        headers={"Retry-After": str(g.rate.reset_in)})
     token.touch()
     g.user = token.user
+    wrong = nul_field(request.view_args, request.args)
+    if wrong is not None:
+        raise invalid({wrong: api_json.text_error(NUL)})
 
 
 @bp.after_request
@@ -110,9 +114,15 @@ def _headers(resp: Response) -> Response:
 
 
 def _body() -> dict:
-    body = request.get_json(silent=True)
+    wrong = "send a JSON object with Content-Type: application/json"
+    if not request.is_json:
+        raise ApiError(400, "bad_request", wrong)
+    try:
+        body = api_json.load(request.get_data(cache=True))
+    except ValueError as exc:
+        raise ApiError(400, "bad_request", f"{exc}; {wrong}") from None
     if not isinstance(body, dict):
-        raise ApiError(400, "bad_request", "send a JSON object with Content-Type: application/json")
+        raise ApiError(400, "bad_request", wrong)
     return body
 
 
@@ -267,7 +277,7 @@ def applications(external_id: str):
 def open_application(external_id: str):
     """Open a new application of a kind, as a draft."""
     p = require_edit(_project(external_id))
-    kind = _body().get("kind")
+    kind = api_json.form_values(_body())[0].get("kind")
     if kind not in KINDS:
         raise invalid({"kind": f"must be one of {', '.join(KINDS)}"})
     app = file_application(p, kind, "DRAFT")
@@ -292,11 +302,9 @@ def transition(app_id: int):
     to = form.get("to", "")
     if to not in lifecycle.statuses(app.kind):
         errors["to"] = f"must be a status of a {app.kind} application: {', '.join(lifecycle.statuses(app.kind))}"
-    items = body.get("deficiencies") or []
-    if isinstance(items, str):
-        items = items.splitlines()
-    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-        errors["deficiencies"] = "must be a list of strings, one item each"
+    items, wrong = api_json.strings(body, "deficiencies")
+    if wrong:
+        errors["deficiencies"] = wrong
     if errors:
         raise invalid(errors)
     expected = form.get("from")
@@ -320,7 +328,10 @@ def reopen(app_id: int):
     """Reopen a closed application, with a reason."""
     app = _application(app_id)
     require_edit(app.project)
-    why = api_json.form_values(_body())[0].get("why", "")
+    form, errors = api_json.form_values(_body())
+    if "why" in errors:
+        raise invalid({"why": errors["why"]})
+    why = form.get("why", "")
     try:
         move = app.reopen(g.user, why)
     except TransitionError as exc:
@@ -344,8 +355,11 @@ def add_note(external_id: str):
     """Add a note to the timeline (anyone may, as on the web)."""
     p = _project(external_id)
     text = _body().get("body")
+    wrong = "must be a string" if not isinstance(text, (str, type(None))) else api_json.text_error(text or "")
+    if wrong:
+        raise invalid({"body": wrong})
     try:
-        event = p.add_note(text if isinstance(text, str) else "", g.user)
+        event = p.add_note(text or "", g.user)
     except ValueError as exc:
         raise invalid({"body": str(exc)}) from None
     resp = jsonify(note=api_json.note(event))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 
 from models import Application, Event, Project, User
@@ -67,6 +68,28 @@ def note(e: Event) -> dict:
             "created_at": iso(e.created_at)}
 
 
+def load(data: bytes):
+    """The parsed JSON of a request body; ValueError with a message a client can act on."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        # The decoder recurses per level; no body of this API nests more than two.
+        raise ValueError("the JSON nests too deeply") from None
+    except ValueError as exc:
+        raise ValueError(f"the body is not valid JSON ({exc})") from None
+
+
+def text_error(value: str) -> str | None:
+    """Why a JSON string cannot be stored as text, or None: NUL, or a surrogate escape left unpaired."""
+    if "\x00" in value:
+        return "contains a NUL character (\\0), which text cannot hold; remove it"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid Unicode (an unpaired surrogate escape such as \\ud800)"
+    return None
+
+
 def form_values(body: dict) -> tuple[dict[str, str], dict[str, str]]:
     """A JSON object's values as the strings a posted form carries, plus errors for values no form could hold.
 
@@ -82,9 +105,21 @@ def form_values(body: dict) -> tuple[dict[str, str], dict[str, str]]:
             form[name] = repr(value) if isinstance(value, float) else str(value)
         elif isinstance(value, str):
             form[name] = value
+            if text_error(value):
+                errors[name] = text_error(value)
         else:
             errors[name] = "must be a string, number, true/false or null"
     return form, errors
+
+
+def strings(body: dict, name: str) -> tuple[list[str], str | None]:
+    """A value that is a list of strings (or one string, a line each), and the error when it is not."""
+    value = body.get(name) or []
+    if isinstance(value, str):
+        value = value.splitlines()
+    if not isinstance(value, list) or not all(isinstance(i, str) for i in value):
+        return [], "must be a list of strings, one item each"
+    return value, next(filter(None, map(text_error, value)), None)
 
 
 def timestamp(raw: str) -> dt.datetime:

@@ -1,12 +1,11 @@
 """The leads' dashboard: funnel, aging, turnaround against the SLA, breaches, coordinators; drill-down; CSV."""
 from __future__ import annotations
 
-import csv
 import io
 
 from flask import Blueprint, Response, abort, request, url_for
 
-from models import User, Utility, metrics
+from models import User, Utility, csv_safe, metrics
 from models.base import today as desk_today
 from models.vocab import is_id
 from web import htmx
@@ -119,21 +118,12 @@ def drill():
 
 def _csv(name: str, f: metrics.DashboardFilter, header: list[str], rows) -> Response:
     buf = io.StringIO()
-    writer = csv.writer(buf)
+    writer = csv_safe.writer(buf)
     writer.writerow(header)
-    writer.writerows([[_cell(v) for v in row] for row in rows])
+    writer.writerows(rows)
     resp = Response(buf.getvalue(), mimetype="text/csv")
     resp.headers["Content-Disposition"] = f'attachment; filename="ixdesk-{name}-{f.start}-to-{f.end}.csv"'
     return resp
-
-
-def _cell(value):
-    """Numbers as numbers; text that a spreadsheet would run as a formula is quoted."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 def _span(span: metrics.Span, with_sla: bool = True) -> list:

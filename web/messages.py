@@ -57,7 +57,10 @@ def panel(project_id: int):
                          f"{reply.from_name or reply.from_addr} wrote:\n{quoted}\n")
     elif code:
         app, ctx = _context_for(project, form["application"])
-        form["subject"], form["body"] = compose.render(code, ctx)
+        try:
+            form["subject"], form["body"] = compose.render(code, ctx)
+        except compose.ComposeError as exc:  # a template code from an old link, or typed into the URL
+            return _panel(project, 422, form=form, error=str(exc))
         default_role = "utility" if code in ("utility_follow_up", "deficiency_correction_sent") else "customer"
         form["to"] = [c.email for c in contacts_for(project) if c.role == default_role and c.email][:1]
     return _panel(project, form=form)

@@ -1,17 +1,16 @@
 """The pipeline (list, search, filters, export) and the project page (facts, timeline, flag)."""
 from __future__ import annotations
 
-import csv
 import io
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, stream_with_context, url_for
 
 from models import Ahj, Application, Event, Project, User, Utility, checklists, pipeline
-from models import lifecycle
+from models import csv_safe, lifecycle
 from models.applications import KINDS, status_label
 from models.base import db, today as desk_today
 from models.catalog_ref import find_utility_code, utility_states
-from models.project_fields import DATE_FIELDS, FLAG_FIELDS, clean_project
+from models.project_fields import DATE_FIELDS, FLAG_FIELDS, clean_project, nul_errors
 from models.project_import import COLUMNS
 from models.projects import BALL, STAGES
 from models.vocab import PRODUCT_TYPES
@@ -19,6 +18,7 @@ from models.vocab import is_id
 from web import htmx
 from web.access import project_or_404, require_edit
 from web.auth import lead_required
+from web.errors import validates_text
 
 bp = Blueprint("projects", __name__)
 FORM_FIELDS = ("customer_name", "customer_email", "customer_phone", "street", "city", "state", "zip",
@@ -54,13 +54,13 @@ def index():
 
 @bp.get("/projects/export.csv")
 def export():
-    """The current filtered pipeline as CSV, in the import's column layout (round-trips)."""
+    """The current filtered pipeline as CSV, in the import's column layout (round-trips, formulas guarded)."""
     f = pipeline.PipelineFilter.from_args(request.args)
     query = pipeline.rows_query(f)
 
     def rows():
         buf = io.StringIO()
-        writer = csv.writer(buf)
+        writer = csv_safe.writer(buf)
         writer.writerow(COLUMNS + ("stage", "ball_in_court", "updated_at"))
         for chunk_start in range(0, 10**9, 1000):
             chunk = list(query.paginate(chunk_start // 1000 + 1, 1000))
@@ -170,6 +170,7 @@ def _clean_form(form, project: Project | None) -> tuple[dict, dict]:
         if values["utility"] is None:
             errors["utility"] = "is in the catalog but not yet in the database; run `flask db upgrade`"
     if "ahj" in form:
+        errors.update(nul_errors(form, ("ahj",)))
         ahj = " ".join(form.get("ahj", "").split())[:120]
         state = values.get("state", project.state if project else "") or ""
         values["ahj"] = Ahj.named(ahj, state) if ahj and not errors else None
@@ -198,6 +199,7 @@ def _same(a, b) -> bool:
 
 
 @bp.post("/projects/<int:project_id>")
+@validates_text
 def update(project_id: int):
     """Save edited facts: the facts fragment on success, the form with field errors (422) otherwise.
 
@@ -237,6 +239,7 @@ def update(project_id: int):
 
 
 @bp.route("/projects/new", methods=["GET", "POST"])
+@validates_text
 def new():
     """Create one project by hand."""
     if request.method == "GET":
@@ -257,6 +260,7 @@ def new():
 
 
 @bp.post("/projects/<int:project_id>/notes")
+@validates_text
 def add_note(project_id: int):
     """Add a note to the timeline; htmx gets the refreshed timeline back."""
     project = _project(project_id)  # anyone may write on the timeline; only facts are guarded
@@ -291,6 +295,7 @@ def timeline(project_id: int):
 
 
 @bp.post("/projects/<int:project_id>/flag")
+@validates_text
 def flag(project_id: int):
     """Flag the project to a lead with a reason."""
     project = _project(project_id)

@@ -50,8 +50,17 @@ def test_cross_checks_and_limits():
 
 
 def test_control_characters_are_removed_and_empty_optional_is_none():
-    out = clean_project({"customer_name": "Bob\x00\x1b Smith", "customer_email": "", "pv_kw_dc": ""}, find)
+    out = clean_project({"customer_name": "Bob\x1b Smith", "customer_email": "", "pv_kw_dc": ""}, find)
     assert out.values == {"customer_name": "Bob Smith", "customer_email": None, "pv_kw_dc": None}
+
+
+def test_a_nul_is_refused_not_dropped_and_a_product_type_cannot_be_cleared():
+    # PostgreSQL cannot store a NUL and SQLite can: refusing it makes both answer the same.
+    out = clean_project({"customer_name": "Bob\x00 Smith", "product_type": ""}, find)
+    assert out.errors == {"customer_name": "contains a NUL character (\\0), which text cannot hold; remove it",
+                          "product_type": "is required; use one of pv, pv_battery, battery, solar_roof"}
+    # The import's blank cell leaves the stored value alone, so it is no error there.
+    assert clean_project({"product_type": ""}, find, blank_keeps=True).values == {"product_type": None}
 
 
 def test_utility_must_serve_the_site_state_and_pv_sizes_must_be_positive():

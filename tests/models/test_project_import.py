@@ -135,3 +135,14 @@ def test_a_stale_copy_does_not_overwrite_a_newer_flag(db, users):
     stale.apply_changes({"city": "Berkeley"}, users["lead"])
     p = Project.get_by_id(stale.id)
     assert p.city == "Berkeley" and p.flagged_reason == "Utility silent"
+
+
+def test_a_nul_in_any_column_is_a_row_error(db, users):
+    rows = ["NUL1,Ann\x00 Smith,,,,,,,SCE,,pv,,,,,,,,", "NUL2,Ann Smith,,,,,CA,,SCE,City\x00 of Irvine,pv,,,,,,,,",
+            "NUL3,Ann Smith,,,,,CA,,SCE,,pv,,,,,,,B26\x00,"]
+    report = run(csv_text(*rows))
+    assert [e.errors for e in report.errors] == [
+        ["customer_name: contains a NUL character (\\0), which text cannot hold; remove it"],
+        ["ahj: contains a NUL character (\\0), which text cannot hold; remove it"],
+        ["permit_number: contains a NUL character (\\0), which text cannot hold; remove it"]]
+    assert not Project.select().exists() and not Ahj.select().exists()

@@ -214,8 +214,14 @@ def test_a_save_from_an_old_tab_keeps_newer_changes_and_flags_real_conflicts(mar
     assert again.status_code == 200 and Project.get_by_id(p.id).customer_phone == "+14155552222"
 
 
-def test_nul_characters_in_typed_text_never_break_a_save(maria, users):
+def test_nul_characters_in_typed_text_are_refused_with_the_text_kept(maria, users):
+    # Refused rather than dropped: PostgreSQL cannot store a NUL, and SQLite must answer the same.
     p = make_project(coordinator=users["maria"])
     resp = maria.post(f"/projects/{p.id}/notes", data={"body": "pasted\x00text"}, headers=HX)
-    assert resp.status_code == 200
-    assert Event.get(Event.kind == "note").body == "pastedtext"
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and "NUL character" in body and "pasted\x00text" in body
+    assert not Event.select().where(Event.kind == "note").exists()
+    resp = maria.post(f"/projects/{p.id}/flag", data={"reason": "why\x00"})
+    assert resp.status_code == 422 and "NUL character" in resp.get_data(as_text=True)
+    resp = maria.get("/projects?q=a%00b")
+    assert resp.status_code == 422 and "“q”" in resp.get_data(as_text=True)
