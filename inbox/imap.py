@@ -18,6 +18,7 @@ from inbox.store import store
 from models.base import db, utcnow
 from models.inbound import InboundMail, Mailbox
 from models.leases import HEARTBEAT
+from models.storage import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ IDLE_CHECK = 1.0  # seconds per idle_check: how long a stop or a lease renewal c
 IDLE_RENEW = 25 * 60  # RFC 2177: servers may drop an IDLE after 29 minutes, so re-issue it before that
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 60.0
 # What a lost or refused connection (to the mail server or the database) looks like: logged in one line.
-EXPECTED = (OSError, imaplib.IMAP4.error, PeeweeException)
+EXPECTED = (OSError, imaplib.IMAP4.error, PeeweeException, StorageError)
 LEASE_SECONDS = 15  # renewed by the heartbeat every 5 s: a watcher that dies is replaced within 20 s
 
 

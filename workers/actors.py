@@ -10,6 +10,7 @@ from workers.broker import broker  # noqa: F401  (the broker must exist before a
 from models import Job, User
 from models.catalog_ref import find_utility_code
 from models.project_import import CsvFileError, Importer, count_rows, decode
+from models.storage import MissingFile, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,9 @@ def build_packet(job_id: int) -> None:
         job.fail(exc.describe())
     except PacketRefused as exc:  # over a limit, or the build process stopped: the reason is for the coordinator
         job.fail(str(exc))
+    except StorageError as exc:  # the file store is down or lost a file: the reason, not a traceback
+        log.warning("packet job %s: %s", job.id, exc)
+        job.fail(f"{exc}; build the packet again once the file store answers")
     except BaseException as exc:
         log.exception("packet job %s failed", job.id)
         job.fail(f"stopped: {type(exc).__name__}: {exc}")
@@ -122,7 +126,11 @@ def send_email(message_id: int) -> None:
     msg = OutboundMessage.get_by_id(msg.id)
     settings = config.load(web=False)
     try:
-        where = deliver(build(msg, settings.mail_from, settings.reply_to), settings.smtp_url, settings.outbox_dir)
+        try:
+            built = build(msg, settings.mail_from, settings.reply_to)
+        except StorageError as exc:  # attachments unreadable for now: a temporary failure, retried
+            raise DeliveryError(f"attachments cannot be read: {exc}", permanent=isinstance(exc, MissingFile)) from exc
+        where = deliver(built, settings.smtp_url, settings.outbox_dir)
     except DeliveryError as exc:
         give_up = exc.permanent or msg.attempts >= MAX_SEND_ATTEMPTS
         msg.record_result(False, str(exc), permanent=give_up)
