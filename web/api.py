@@ -90,9 +90,11 @@ def _authenticate():
                        headers=bad)
     if not token.user.active:
         raise ApiError(401, "user_inactive", "the token's user is deactivated", headers=bad)
-    g.rate = token.count_request(current_app.config["IXDESK"].api_rate_limit)
+    settings = current_app.config["IXDESK"]
+    g.rate = token.count_request(settings.api_rate_limit, user_limit=settings.api_user_rate_limit)
     if not g.rate.allowed:
-        raise ApiError(429, "rate_limited", f"more than {g.rate.limit} requests in a minute with this token; "
+        whose = "with this token" if g.rate.scope == "token" else "with your tokens together"
+        raise ApiError(429, "rate_limited", f"more than {g.rate.limit} requests in a minute {whose}; "
                                             f"try again in {g.rate.reset_in} s",
                        headers={"Retry-After": str(g.rate.reset_in)})
     token.touch()
