@@ -1,12 +1,11 @@
 """CSV import: upload, a dry-run preview with per-row errors, then apply; both run as jobs with progress."""
 from __future__ import annotations
 
-import hashlib
 
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from peewee import IntegrityError
 
-from models import Job
+from models import Job, storage
 from models.base import db
 from models.project_import import COLUMNS, CsvFileError, count_rows, decode
 from web import htmx
@@ -52,12 +51,10 @@ def create():
     if error:
         recent = list(Job.select().where(Job.kind == "import").order_by(Job.id.desc()).limit(10))
         return render_template("imports/new.html", columns=COLUMNS, error=error, recent=recent), 422
-    folder = current_app.config["IXDESK"].storage_dir / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / (hashlib.sha256(data).hexdigest() + ".csv")
-    path.write_bytes(data)
+    # In the shared file store, so a worker on another machine reads the same bytes.
+    sha, _ = storage.put(data)
     job = Job.create(kind="import", created_by=g.user, params={
-        "path": str(path), "dry_run": True, "filename": (upload.filename or "upload.csv")[:200]})
+        "sha256": sha, "dry_run": True, "filename": (upload.filename or "upload.csv")[:200]})
     _enqueue(job)
     return redirect(url_for("imports.show", job_id=job.id), 303)
 

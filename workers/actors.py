@@ -10,6 +10,7 @@ from workers.broker import broker  # noqa: F401  (the broker must exist before a
 from models import Job, User
 from models.catalog_ref import find_utility_code
 from models.project_import import CsvFileError, Importer, count_rows, decode
+from models import storage
 from models.storage import MissingFile, StorageError
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,8 @@ def import_projects(job_id: int) -> None:
 def run_import_job(job: Job) -> None:
     params = job.params or {}
     try:
-        text = decode(Path(params["path"]).read_bytes())
+        # The file store; jobs queued before imports went there name a local path instead.
+        text = decode(storage.get(params["sha256"]) if "sha256" in params else Path(params["path"]).read_bytes())
         total = count_rows(text)
         job.start(total)
         actor = User.get_or_none(User.id == job.created_by_id) if job.created_by_id else None
