@@ -108,12 +108,12 @@ def create(project_id: int):
 def packet(app_id: int):
     """Build the submission packet as a job; missing items block it unless the user overrides."""
     from models import Job
-    from models.packets import plan
+    from models.packets import PacketIncomplete, plan, why_missing
     app = _app(app_id)
     allow = request.form.get("allow_incomplete") == "1"
     _, missing = plan(app)
-    if missing and not allow:
-        return _answer(app.project, "missing required items: " + "; ".join(i.label for i in missing) +
+    if missing and not allow:  # each item with why its file cannot go in (too large, damaged, rejected)
+        return _answer(app.project, PacketIncomplete(missing, why_missing(missing)).describe() +
                        ". Attach them, waive them, or tick 'build anyway'.", request.form.to_dict(), app.id)
     job = Job.create(kind="packet", created_by=g.user, params={"application_id": app.id, "allow_incomplete": allow,
                                                                  "project_id": app.project_id})
