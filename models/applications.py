@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from peewee import CharField, DateField, DateTimeField, ForeignKeyField, TextField
 
 from models import clocks, lifecycle, webhooks
-from models.base import BaseModel, db, utcnow, today as desk_today
+from models.base import BaseModel, db, is_postgres, utcnow, today as desk_today
 from models.projects import Project
 
 KINDS = {
@@ -80,6 +81,8 @@ class Application(BaseModel):
     due_step = CharField(default="")
     next_follow_up_on = DateField(null=True, index=True)
     expires_on = DateField(null=True, index=True)
+    # The facts and clocks as of the last recompute (see _basis_sql): the periodic job skips rows it matches.
+    clock_basis = TextField(null=True)
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 
@@ -110,9 +113,7 @@ class Application(BaseModel):
         if utility is None:
             from models.catalog_ref import current
             utility = current().utilities.get(self.project.utility.code)
-        since = self.status_changed_on or self.submitted_on
-        if self.status in clocks.SAME_CLOCK and self.clock_started_on:
-            since = self.clock_started_on
+        since = clocks.clock_since(self.status, self.status_changed_on, self.submitted_on, self.clock_started_on)
         clock = clocks.compute(self.status, since, self.last_contact_on, utility,
                                waiting_on_them=self.ball_in_court in ("utility", "ahj"),
                                approved_on=self.decided_on)
@@ -238,34 +239,141 @@ def file_application(project: Project, kind: str, status: str, reference: str | 
     return app
 
 
+@dataclass(frozen=True)
+class Recomputed:
+    applications_checked: int = 0  # open applications whose facts or clocks changed since they were computed
+    applications_changed: int = 0
+    reminders_changed: int = 0
+    rules: str = ""  # the fingerprint of catalog, calendar and rules the clocks were computed under
+
+    @property
+    def changed(self) -> int:
+        return self.applications_changed + self.reminders_changed
+
+
+CHUNK = 2000  # rows per batched UPDATE (6 parameters each: well inside SQLite's and PostgreSQL's limits)
+_CLOCK_INPUTS = ("kind", "status", "status_changed_on", "submitted_on", "clock_started_on", "last_contact_on",
+                 "decided_on")
+_CLOCKS = ("due_on", "due_step", "next_follow_up_on", "expires_on")
+
+
+def _basis_sql(rules: str, clocks_from: str = "a") -> str:
+    """SQL for the text of everything an application's clocks are a function of, and the clocks themselves.
+
+    A row whose stored clock_basis equals this is up to date; any writer that changes a fact, the project's
+    utility or a clock (or the rules fingerprint changing) makes them differ, with no writer needing to know.
+    clocks_from="v" reads the clocks from the batch's new values instead of the row.
+    """
+    assert all(c in "0123456789abcdef" for c in rules)
+    parts = [f"a.{c}" for c in _CLOCK_INPUTS] + ["p.utility_id"]
+    parts += [f"a.{c}" for c in _CLOCKS] if clocks_from == "a" else \
+        [_as_date("v.due_on"), "v.due_step", _as_date("v.next_follow_up_on"), _as_date("v.expires_on")]
+    return f"'{rules}' || " + " || '|' || ".join(f"COALESCE(CAST({x} AS TEXT), '')" for x in parts)
+
+
+def _as_date(sql: str) -> str:
+    # A VALUES column holding only NULLs is text to PostgreSQL; SQLite keeps dates as text (and a CAST to
+    # DATE there would make one a number).
+    return f"CAST({sql} AS DATE)" if is_postgres() else sql
+
+
+def _date(value) -> dt.date | None:
+    """A date column as read by a raw query (SQLite hands back its text)."""
+    return value if value is None or isinstance(value, dt.date) else dt.date.fromisoformat(value[:10])
+
+
+def _bulk(sql: str, columns: tuple[str, ...], rows: list[tuple]) -> int:
+    """Run sql, whose {v} is these rows as a table v(columns), in chunks; the number of rows it updated."""
+    # Both engines name a VALUES list's columns column1, column2...; the statement must start with UPDATE
+    # for the SQLite driver to report its row count.
+    names = ", ".join(f"column{n} AS {c}" for n, c in enumerate(columns, start=1))
+    one = "(" + ", ".join(["%s" if is_postgres() else "?"] * len(columns)) + ")"
+    done = 0
+    for start in range(0, len(rows), CHUNK):
+        chunk = rows[start:start + CHUNK]
+        v = f"(SELECT {names} FROM (VALUES {', '.join([one] * len(chunk))}) AS t) AS v"
+        done += db.execute_sql(sql.format(v=v), [x for row in chunk for x in row]).rowcount
+    return done
+
+
 def recompute_clocks(today: dt.date | None = None) -> int:
-    """Recompute every open application's clocks and every requested document's next reminder.
+    """Bring every open application's clocks and every requested document's next reminder up to date.
 
     Idempotent: the dates are a function of stored facts, so running it twice changes nothing the second time.
+    The result equals computing every row from scratch; only rows whose facts changed are computed.
+    today is accepted for callers that pass it: no clock depends on the date the job runs.
     """
+    return recompute_clocks_counted().changed
+
+
+def recompute_clocks_counted() -> Recomputed:
+    """recompute_clocks() with what it looked at and what it wrote, in one transaction."""
     from models.catalog_ref import current
-    from models.checklists import ChecklistItem
     from models.places import Utility
-    utilities = {u.id: current().utilities.get(u.code) for u in Utility.select()}
-    changed = 0
-    query = (Application.select(Application, Project).join(Project)
-             .where(Application.status.not_in(tuple(lifecycle.TERMINAL))).order_by(Application.id))
-    for app in query.iterator():
-        before = (app.due_on, app.due_step, app.next_follow_up_on, app.expires_on)
-        app.refresh_clocks(utilities.get(app.project.utility_id))
-        after = (app.due_on, app.due_step, app.next_follow_up_on, app.expires_on)
-        if after != before:
-            # Only if the status is still the one the dates were computed from (a transition may have won).
-            changed += (Application.update(due_on=app.due_on, due_step=app.due_step,
-                                           next_follow_up_on=app.next_follow_up_on, expires_on=app.expires_on)
-                        .where((Application.id == app.id) & (Application.status == app.status)).execute())
-    for item in ChecklistItem.select().where(ChecklistItem.status == "requested"):
-        due = clocks.next_reminder(item.requested_on, item.reminders_sent)
-        if due != item.next_reminder_on:
-            item.next_reminder_on = due
-            item.save()
-            changed += 1
-    return changed
+    catalog = current()
+    utilities = {u.id: catalog.utilities.get(u.code) for u in Utility.select(Utility.id, Utility.code)}
+    rules = clocks.rules_fingerprint(utilities)
+    add = clocks.memo_add()
+    stale = db.execute_sql(
+        f"SELECT a.id, {', '.join('a.' + c for c in _CLOCK_INPUTS + _CLOCKS)}, p.utility_id, {_basis_sql(rules)} "
+        f"FROM application a JOIN project p ON p.id = a.project_id "
+        f"WHERE a.status NOT IN ({', '.join(repr(s) for s in sorted(lifecycle.TERMINAL))}) "
+        f"AND (a.clock_basis IS NULL OR a.clock_basis <> {_basis_sql(rules)})").fetchall()
+    pg = is_postgres()
+    out = (lambda d: d) if pg else (lambda d: d and d.isoformat())
+    moved, settled, memo = [], [], {}
+    for (app_id, kind, status, changed_on, submitted_on, started_on, contact_on, decided_on,
+         due_on, due_step, follow_on, expires_on, utility_id, basis) in stale:
+        key = (kind, status, changed_on, submitted_on, started_on, contact_on, decided_on, utility_id)
+        clock = memo.get(key)
+        if clock is None:
+            since = clocks.clock_since(status, _date(changed_on), _date(submitted_on), _date(started_on))
+            clock = memo[key] = clocks.compute(
+                status, since, _date(contact_on), utilities.get(utility_id),
+                waiting_on_them=ball_in_court(kind, status) in ("utility", "ahj"),
+                approved_on=_date(decided_on), add=add)
+        if (clock.due_on, clock.due_step, clock.next_follow_up_on, clock.expires_on) == (
+                _date(due_on), due_step, _date(follow_on), _date(expires_on)):
+            settled.append((app_id, basis))
+        else:
+            moved.append((app_id, out(clock.due_on), clock.due_step, out(clock.next_follow_up_on),
+                          out(clock.expires_on), basis))
+    # Each row is written only if its facts and clocks are still the ones read (a transition may have won).
+    guard = f"a.id = v.id AND p.id = a.project_id AND {_basis_sql(rules)} = v.basis"
+    reminders = _stale_reminders(add, out)
+    if not (moved or settled or reminders):
+        return Recomputed(0, 0, 0, rules)
+    with db.atomic():
+        applications_changed = _bulk(
+            f"UPDATE application AS a SET due_on = {_as_date('v.due_on')}, due_step = v.due_step, "
+            f"next_follow_up_on = {_as_date('v.next_follow_up_on')}, expires_on = {_as_date('v.expires_on')}, "
+            f"clock_basis = {_basis_sql(rules, clocks_from='v')} FROM {{v}}, project p WHERE {guard}",
+            ("id", "due_on", "due_step", "next_follow_up_on", "expires_on", "basis"), moved)
+        _bulk(f"UPDATE application AS a SET clock_basis = v.basis FROM {{v}}, project p WHERE {guard}",
+              ("id", "basis"), settled)
+        same = "IS NOT DISTINCT FROM" if pg else "IS"
+        reminders_changed = _bulk(
+            f"UPDATE checklist_item SET next_reminder_on = {_as_date('v.due')} FROM {{v}} "
+            f"WHERE checklist_item.status = 'requested' "
+            f"AND checklist_item.requested_on {same} {_as_date('v.requested_on')} "
+            f"AND checklist_item.reminders_sent = v.reminders_sent "
+            f"AND checklist_item.next_reminder_on {same} {_as_date('v.stored')}",
+            ("requested_on", "reminders_sent", "stored", "due"), reminders)
+    return Recomputed(len(stale), applications_changed, reminders_changed, rules)
+
+
+def _stale_reminders(add, out) -> list[tuple]:
+    """(requested on, reminders sent, stored date, right date) for each group of requested items whose
+    next reminder is wrong: the rule reads only those two facts, so it runs once per distinct pair."""
+    groups = db.execute_sql("SELECT requested_on, reminders_sent, next_reminder_on FROM checklist_item "
+                            "WHERE status = 'requested' GROUP BY requested_on, reminders_sent, next_reminder_on"
+                            ).fetchall()
+    wrong = []
+    for requested_on, sent, stored in groups:
+        due = clocks.next_reminder(_date(requested_on), sent, add=add)
+        if due != _date(stored):
+            wrong.append((requested_on, sent, stored, out(due)))  # matched as stored
+    return wrong
 
 
 def status_label(kind: str, status: str) -> str:

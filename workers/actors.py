@@ -48,9 +48,10 @@ def run_import_job(job: Job) -> None:
 @dramatiq.actor(queue_name="schedule", max_retries=3, time_limit=10 * 60 * 1000)
 def recompute_clocks() -> None:
     """Periodic: refresh SLA, follow-up and reminder dates (idempotent; safe to run any number of times)."""
-    from models.applications import recompute_clocks as run
-    changed = run()
-    log.info("clocks recomputed: %d rows changed", changed)
+    from models.applications import recompute_clocks_counted
+    done = recompute_clocks_counted()
+    log.info("clocks recomputed: %d applications looked at, %d changed, %d reminders changed (rules %s)",
+             done.applications_checked, done.applications_changed, done.reminders_changed, done.rules)
 
 
 @dramatiq.actor(queue_name="schedule", max_retries=0, time_limit=5 * 60 * 1000)
