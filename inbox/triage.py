@@ -163,7 +163,6 @@ def assign(mail: InboundMail, user: User | None, actor: User, seen_version: int 
 
 def rerun(mail: InboundMail, actor: User, intake, seen_version: int | None = None) -> Done:
     """Run the pipeline again on the stored copy; refused while it runs or after someone else acted."""
-    from inbox.intake import run_now
     if mail.state == "duplicate":
         raise TriageError("a duplicate is not processed; open the first copy instead")
     if not mail.requeue(seen_version):
@@ -173,7 +172,7 @@ def rerun(mail: InboundMail, actor: User, intake, seen_version: int | None = Non
         raise Conflict(f"{current.last_action or 'someone changed this mail'} — reload to see it before acting")
     InboundMail.update(last_action=f"{actor.name} processed it again {utcnow():%Y-%m-%d %H:%M} UTC"[:250]).where(
         InboundMail.id == mail.id).execute()
-    mail = run_now(InboundMail.get_by_id(mail.id), intake)
+    mail = run_as(InboundMail.get_by_id(mail.id), actor, intake)
     return Done(mail, f"Processed again: {mail.state_label}" + (f" — {mail.reason}" if mail.reason else ""))
 
 
@@ -183,3 +182,33 @@ def mark_handled(mail: InboundMail, actor: User, seen_version: int | None = None
     mail = _claim(mail, seen_version, actor, "marked it handled" if handled else "reopened it",
                   handled_by=actor if handled else None, handled_at=utcnow() if handled else None)
     return Done(mail, "Marked handled" if handled else "Back to open")
+
+
+def run_as(mail: InboundMail, person: User, intake) -> InboundMail:
+    """Process a pending mail for a person. Mail they uploaded lands only on a project they may change, as a
+    direct upload would: anyone can write an .eml naming any project. Where it would land elsewhere, nothing
+    the run did stays; the mail waits unmatched, that project suggested and ruled out for later runs, until
+    someone who may change it links it."""
+    from inbox.intake import run_now
+    if mail.source != "upload":
+        return run_now(mail, intake)
+    with db.atomic() as txn:
+        done = run_now(mail, intake)
+        project = Project.get_or_none(Project.id == done.project_id) if done.project_id else None
+        if project is None or project.can_edit(person):
+            return done
+        # Nothing of the run stays, not even the webhook deliveries it queued; what follows is written in the
+        # transaction the rollback begins, so no worker sees the mail pending in between.
+        txn.rollback()
+        why = (f"it names {project.external_id}, which is assigned to another coordinator: nothing was filed "
+               "there; they or a lead can link it")
+        # The run's reading of the mail (subject, sender, body, trace) is kept; what it did to the project is not.
+        done.state, done.reason, done.project, done.matched_by, done.confidence = "unmatched", why, None, "", None
+        done.suggestions = [{"project_id": project.id, "external_id": project.external_id,
+                             "customer": project.customer_name, "why": "named in the mail", "score": 1.0}]
+        done.status_change = done.suggested_change = done.application = done.event = done.documents = None
+        done.decisions = dict(done.decisions or {}, not_projects=sorted({*done.decided("not_projects"), project.id}))
+        done.trace = [*(done.trace or []), {"step": "permission", "verdict": why}]
+        done.processing_since, done.lease_holder, done.lease_until = None, "", None
+        done.save(only=[f for f in InboundMail._meta.sorted_fields if f.name != "id"])
+    return InboundMail.get_by_id(done.id)

@@ -6,7 +6,7 @@ import dataclasses
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from inbox import triage
-from inbox.intake import enqueue, intake_from, run_now
+from inbox.intake import enqueue, intake_from
 from inbox.store import store
 from inbox.watch import mailbox_key
 from models.documents import Document
@@ -74,7 +74,9 @@ def show(mail_id: int):
 def _show_context(mail: InboundMail, **extra) -> dict:
     docs = list(Document.select().where(Document.id.in_(mail.documents or [])).order_by(Document.id)) \
         if mail.documents else []
-    return {"mail": mail, "docs": docs, "conversation": thread(mail), "people": coordinators(), **extra}
+    project = _project_of(mail)
+    return {"mail": mail, "docs": docs, "conversation": thread(mail), "people": coordinators(),
+            "can_change": project is None or project.can_edit(g.user), **extra}
 
 
 def _answer(mail: InboundMail, done: triage.Done | None = None, error: str = "", status: int = 200):
@@ -89,7 +91,7 @@ def _answer(mail: InboundMail, done: triage.Done | None = None, error: str = "",
 
 
 def _may_change(*projects) -> None:
-    """Triage that moves a project's applications or mail needs the right to edit that project."""
+    """Triage of a project's mail needs the right to edit that project; mail on no project is anyone's."""
     for project in projects:
         if project is not None and not project.can_edit(g.user):
             raise triage.Forbidden(f"{project.external_id} is assigned to another coordinator; ask them or a lead")
@@ -161,6 +163,7 @@ def assign(mail_id: int):
         user = User.get_or_none((User.id == int(raw)) & (User.active == True)) if is_id(raw) else None  # noqa: E712
         if raw and user is None:
             raise triage.TriageError("no such active user")
+        _may_change(_project_of(mail))
         return triage.assign(mail, user, g.user, _version())
     return _act(mail_id, action)
 
@@ -168,8 +171,10 @@ def assign(mail_id: int):
 @bp.post("/inbox/<int:mail_id>/handled")
 def handled(mail_id: int):
     """Mark the mail handled (or open again)."""
-    return _act(mail_id, lambda mail: triage.mark_handled(mail, g.user, _version(),
-                                                          handled=request.form.get("handled", "1") == "1"))
+    def action(mail):
+        _may_change(_project_of(mail))
+        return triage.mark_handled(mail, g.user, _version(), handled=request.form.get("handled", "1") == "1")
+    return _act(mail_id, action)
 
 
 @bp.post("/inbox/bulk")
@@ -190,12 +195,12 @@ def bulk():
     done, refused = 0, []
     for mail in InboundMail.select().where(InboundMail.id.in_(ids)):
         try:
+            _may_change(_project_of(mail))
             if what == "handled":
                 triage.mark_handled(mail, g.user)
             elif what == "assign":
                 triage.assign(mail, user, g.user)
             elif what == "rerun":
-                _may_change(_project_of(mail))
                 if not mail.requeue():
                     raise triage.TriageError("duplicate, or being processed right now")
                 enqueue(mail)  # a worker runs it (with its time limit), not this request
@@ -250,7 +255,7 @@ def upload():
             if stored.created:
                 InboundMail.update(last_action=f"uploaded by {g.user.name} {stored.mail.received_at:%Y-%m-%d %H:%M} UTC"
                                    ).where(InboundMail.id == stored.mail.id).execute()
-            done.append(run_now(stored.mail, intake) if stored.mail.state == "pending" else stored.mail)
+            done.append(triage.run_as(stored.mail, g.user, intake) if stored.mail.state == "pending" else stored.mail)
     for message in refused:
         flash(message)
     if len(done) == 1 and not refused:

@@ -4,7 +4,8 @@ from __future__ import annotations
 from email.message import EmailMessage
 from io import BytesIO
 
-from models import Application, InboundMail, tokens
+from models import Application, Document, Event, InboundMail, checklists, tokens
+from tests import files, mails
 from tests.conftest import login
 from tests.factories import make_project
 
@@ -150,3 +151,29 @@ def test_the_mail_page_shows_the_sender_verdict_and_files_a_kept_document(client
     checklists.sync(other)
     elsewhere = ChecklistItem.select().where(ChecklistItem.project == other).first()
     assert client.post(f"/documents/{doc.id}/file-to", data={"item_id": str(elsewhere.id)}).status_code == 422
+
+
+def test_an_upload_naming_another_coordinators_project_files_nothing_there(app, users):
+    """Anyone can write an .eml: an upload lands only on a project its uploader may change, like a direct upload."""
+    james, maria = app.test_client(), app.test_client()
+    login(james, users["james"])
+    login(maria, users["maria"])
+    p = make_project(coordinator=users["maria"])
+    checklists.sync(p)
+    events = Event.select().where(Event.project == p).count()
+    raw = mails.message("someone@elsewhere.example", f"Bill {tokens.subject_tag(p.id)}", "here",
+                        attachments=[("PGE_bill_march.pdf", files.pdf("PG&E bill"), "application/pdf")])
+    assert upload(james, (raw, "bill.eml")).status_code == 303
+    mail = InboundMail.get()
+    assert (mail.state, mail.project_id, mail.documents) == ("unmatched", None, None)
+    assert f"names {p.external_id}, which is assigned to another coordinator" in mail.reason
+    assert mail.subject.startswith("Bill") and [s["external_id"] for s in mail.suggestions] == [p.external_id]
+    assert Document.select().where(Document.project == p).count() == 0
+    assert Event.select().where(Event.project == p).count() == events
+    # Processing it again does not carry it there either; its coordinator links it, and then it is filed.
+    assert james.post(f"/inbox/{mail.id}/rerun", data={}).status_code == 303
+    assert InboundMail.get_by_id(mail.id).project_id is None
+    assert Document.select().where(Document.project == p).count() == 0
+    assert maria.post(f"/inbox/{mail.id}/link", data={"project": p.external_id}).status_code == 303
+    assert InboundMail.get_by_id(mail.id).project_id == p.id
+    assert Document.select().where(Document.project == p).count() == 1

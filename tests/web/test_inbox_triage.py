@@ -258,8 +258,22 @@ def test_triage_respects_who_may_change_a_project(app, users):
     assert james.post(f"/inbox/{stray.id}/link", data={"project": p.external_id}, headers=HX).status_code == 403
     assert james.post(f"/inbox/{mail.id}/rerun", data={}, headers=HX).status_code == 403
     assert InboundMail.get_by_id(stray.id).project_id is None
-    # Assigning and marking handled are triage anyone may do.
-    assert james.post(f"/inbox/{mail.id}/handled", data={}, headers=HX).status_code == 200
+    # Mail on another coordinator's project is theirs to triage too: assigning and marking it handled.
+    before = InboundMail.get_by_id(mail.id)
+    resp = james.post(f"/inbox/{mail.id}/handled", data={}, headers=HX)
+    assert resp.status_code == 403 and "assigned to another coordinator" in resp.get_data(as_text=True)
+    assert james.post(f"/inbox/{mail.id}/assign", data={"user": users["james"].id}, headers=HX).status_code == 403
+    james.post("/inbox/bulk", data={"ids": [mail.id], "action": "handled"})
+    james.post("/inbox/bulk", data={"ids": [mail.id], "action": "assign", "user": users["james"].id})
+    assert "Not done: #%d: %s is assigned to another coordinator" % (mail.id, p.external_id) in \
+        james.get("/inbox").get_data(as_text=True)
+    after = InboundMail.get_by_id(mail.id)
+    assert (after.version, after.handled_at, after.assigned_to_id) == (before.version, None, None)
+    # Mail on no project is anyone's to triage.
+    assert james.post(f"/inbox/{stray.id}/assign", data={"user": users["james"].id}, headers=HX).status_code == 200
+    assert james.post(f"/inbox/{stray.id}/handled", data={}, headers=HX).status_code == 200
+    # Someone who may change the project sees the actions; others are told whose mail it is.
+    assert "Mark handled" not in james.get(f"/inbox/{mail.id}").get_data(as_text=True)
 
 
 def test_a_notice_from_a_utility_domain_our_server_did_not_authenticate_is_a_suggestion(db):
