@@ -5,7 +5,10 @@ goes through sign_in() and sign_out(), which start and end rows.
 """
 from __future__ import annotations
 
-from flask import Flask, Request, Response
+import hashlib
+import os
+
+from flask import Flask, Request, Response, current_app
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
@@ -13,8 +16,8 @@ from models.sessions import LONGEST, WebSession
 from models.users import User
 
 # Requests that never need a session: no lookup, no cookie written.
-NO_SESSION_PREFIXES = ("/static/", "/vendor/", "/api/")
-KEPT_AT_SIGN_IN = ("_flashes",)  # what an anonymous session hands to the signed-in one (not its CSRF token)
+NO_SESSION_PREFIXES = ("/static/", "/vendor/", "/api/", "/healthz")
+KEPT_AT_SIGN_IN = ("_flashes",)  # what an anonymous session hands to the signed-in one (a new CSRF token)
 
 
 class ServerSession(CallbackDict, SessionMixin):
@@ -71,6 +74,9 @@ def sign_in(session: ServerSession, user: User, user_agent: str, address: str) -
     if session.row is not None:
         session.row.end("signed in again")
     carried = {k: session[k] for k in KEPT_AT_SIGN_IN if k in session}
+    # A CSRF token of its own from the start (Flask-WTF keeps it under this key and makes one on first
+    # use otherwise, which would write the session again on the first page).
+    carried[current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")] = hashlib.sha1(os.urandom(64)).hexdigest()
     session.clear()
     session.update(carried)
     session.row, session.new_secret = WebSession.begin(user, carried, user_agent=user_agent, address=address)
