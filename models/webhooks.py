@@ -12,12 +12,15 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import secrets
+import socket
 from typing import Callable
 from urllib.parse import urlparse
 
 from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, JSONField, TextField, fn
 
+from models import net_guard
 from models.base import BaseModel, db, utcnow
 from models.users import User
 
@@ -40,6 +43,10 @@ class WebhookError(ValueError):
     """A webhook could not be registered or changed; the message says why."""
 
 
+class AddressRefused(WebhookError):
+    """A receiver's name points at an address webhooks may not reach (checked at registration and each delivery)."""
+
+
 def set_sender(send: Callable[[int], None]) -> None:
     """How this process wakes a worker for a delivery id (registered by workers.webhook_actors)."""
     global _sender
@@ -51,30 +58,33 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def internal_address(host: str) -> str | None:
-    """The first address of host that is loopback, private, link-local (cloud metadata) or reserved, if any.
+def private_allowed() -> bool:
+    """WEBHOOK_ALLOW_PRIVATE is on: receivers on the company's own network (loopback, private ranges) are allowed."""
+    return os.environ.get("WEBHOOK_ALLOW_PRIVATE", "").strip().lower() in ("1", "true", "yes", "on")
 
-    Webhooks would otherwise let an admin's URL (or a DNS record that changes later) reach services inside
-    the network. Set WEBHOOK_ALLOW_PRIVATE=1 for receivers on the company's own network.
+
+def receiver_addresses(host: str, resolve: Callable[[str], list[str]] = net_guard.resolve) -> list[str]:
+    """host's addresses from one lookup, every one allowed (AddressRefused names the first that is not).
+
+    Webhooks would otherwise let an admin's URL (or a DNS record that changes later) reach services inside the
+    network. The lookup's OSError (a name that does not resolve) is the caller's to report.
     """
-    import ipaddress
-    import os
-    import socket
-    if os.environ.get("WEBHOOK_ALLOW_PRIVATE", "").strip().lower() in ("1", "true", "yes", "on"):
-        return None
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
-        return None  # unresolvable now: the delivery fails with the resolver's message instead
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if (address.is_private or address.is_loopback or address.is_link_local or address.is_reserved or
-                address.is_multicast or address.is_unspecified):
-            return str(address)
-    return None
+    addresses = resolve(host)
+    if not addresses:
+        raise socket.gaierror(socket.EAI_NONAME, "the name has no address")
+    allow_private = private_allowed()
+    for address in addresses:
+        why = net_guard.refusal(address, allow_private)
+        if why:
+            opens = not allow_private and net_guard.refusal(address, allow_private=True) is None
+            raise AddressRefused(f"{host} points at an internal address ({address}, {why}); webhooks go to outside "
+                                 "receivers" + (" (WEBHOOK_ALLOW_PRIVATE=1 allows the company's own network)"
+                                                if opens else ""))
+    return addresses
 
 
 def check_url(url: str) -> str:
+    """url, trimmed, when a webhook may be registered for it: http(s), and a name resolving to allowed addresses."""
     url = (url or "").strip()
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
@@ -83,10 +93,14 @@ def check_url(url: str) -> str:
         raise WebhookError("the URL is longer than 2000 characters")
     if any(c.isspace() for c in url):
         raise WebhookError("the URL contains spaces")
-    internal = internal_address(parsed.hostname)
-    if internal:
-        raise WebhookError(f"{parsed.hostname} points at an internal address ({internal}); webhooks go to outside "
-                           f"receivers (WEBHOOK_ALLOW_PRIVATE=1 allows the company's own network)")
+    try:
+        parsed.port
+    except ValueError:
+        raise WebhookError("the URL's port must be a number from 0 to 65535") from None
+    try:
+        receiver_addresses(parsed.hostname)
+    except (OSError, UnicodeError) as exc:
+        raise WebhookError(f"{parsed.hostname} does not resolve to any address ({exc}); check the name") from None
     return url
 
 

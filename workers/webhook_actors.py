@@ -4,14 +4,16 @@ from __future__ import annotations
 import datetime as dt
 import http.client
 import logging
-import urllib.error
-import urllib.request
+import socket
+import ssl
+from typing import Callable
+from urllib.parse import urlparse
 
 import dramatiq
 from dramatiq.common import compute_backoff
 
 from workers.broker import broker  # noqa: F401  (the broker must exist before any actor)
-from models import webhooks
+from models import net_guard, webhooks
 from models.webhooks import WebhookDelivery
 
 log = logging.getLogger(__name__)
@@ -22,31 +24,52 @@ MAX_BACKOFF_MS = 60 * 60_000
 TIMEOUT_SECONDS = 10
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    # A redirected POST turns into a GET without the body; a receiver that moved must be registered again.
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
+def post(url: str, body: bytes, headers: dict[str, str], timeout: float = TIMEOUT_SECONDS,
+         resolve: Callable[[str], list[str]] = net_guard.resolve,
+         context: ssl.SSLContext | None = None) -> tuple[int | None, str]:
+    """POST body; returns (status code or None, error text, empty when the receiver answered 2xx).
 
-
-_opener = urllib.request.build_opener(_NoRedirects)
-
-
-def post(url: str, body: bytes, headers: dict[str, str], timeout: float = TIMEOUT_SECONDS) -> tuple[int | None, str]:
-    """POST body; returns (status code or None, error text, empty when the receiver answered 2xx)."""
-    from urllib.parse import urlparse
-    internal = webhooks.internal_address(urlparse(url).hostname or "")
-    if internal:  # checked again at send time: a DNS record may have changed since the hook was registered
-        return None, f"refused: the receiver's name now points at an internal address ({internal})"
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    The name is resolved once and the connection goes to an address that was checked, so a DNS answer that
+    changes between the check and the connect cannot lead inside the network; TLS (server name and certificate)
+    and the Host header still use the name. Raises AddressRefused when the name points at a refused address.
+    Redirects are not followed: a redirected POST turns into a GET without the body, and its target is unchecked.
+    """
+    parsed = urlparse(url)
+    https = parsed.scheme == "https"
     try:
-        with _opener.open(request, timeout=timeout) as resp:
-            return resp.status, ""
-    except urllib.error.HTTPError as exc:
-        # The status line only: a response body is the receiver's business, and must not leak into our log.
-        return exc.code, f"HTTP {exc.code} {exc.reason}"
-    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return None, f"{type(reason).__name__}: {reason}"
+        port = parsed.port or (443 if https else 80)
+        addresses = webhooks.receiver_addresses(parsed.hostname or "", resolve)
+        sock = _connect(addresses, port, timeout)
+        if https:
+            sock = (context or ssl.create_default_context()).wrap_socket(sock, server_hostname=parsed.hostname)
+        connection = (http.client.HTTPSConnection if https else http.client.HTTPConnection)(
+            parsed.hostname, port, timeout=timeout)
+        connection.sock = sock  # already open to the checked address: http.client never resolves the name
+        try:
+            connection.request("POST", (parsed.path or "/") + (f"?{parsed.query}" if parsed.query else ""),
+                               body=body, headers=headers)
+            resp = connection.getresponse()
+        finally:
+            connection.close()
+    except webhooks.AddressRefused:
+        raise
+    except (http.client.HTTPException, OSError, ValueError, UnicodeError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    if 200 <= resp.status < 300:
+        return resp.status, ""
+    # The status line only: a response body is the receiver's business, and must not leak into our log.
+    return resp.status, f"HTTP {resp.status} {resp.reason}"
+
+
+def _connect(addresses: list[str], port: int, timeout: float) -> socket.socket:
+    """A connection to the first of the checked addresses that answers."""
+    error: OSError | None = None
+    for address in addresses:
+        try:
+            return socket.create_connection((address, port), timeout)
+        except OSError as exc:
+            error = exc
+    raise error or OSError("no address to connect to")
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -67,6 +90,10 @@ def deliver_webhook(delivery_id: int) -> None:
         return
     try:
         status, error = post(delivery.webhook.url, delivery.body(), delivery.headers())
+    except webhooks.AddressRefused as exc:  # not retried: the hook stays refused until its name or the setting changes
+        delivery.attempt_failed(None, f"refused: {exc}", retry_in=None)
+        log.warning("webhook delivery %s refused: %s", delivery.id, exc)
+        return
     except BaseException as exc:  # time limit or shutdown mid-request: hand the delivery back for the retry
         delivery.attempt_failed(None, f"stopped: {type(exc).__name__}", retry_in=backoff(delivery.attempts))
         raise

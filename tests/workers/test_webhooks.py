@@ -1,10 +1,12 @@
 """Webhooks against a real HTTP receiver on a private port: signatures, retries, give-up, the admin pages."""
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import json
 import socket
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,9 +24,10 @@ HX = {"HX-Request": "true"}
 class Receiver:
     """A webhook endpoint: records each POST and answers the next queued status (200 once the queue is empty)."""
 
-    def __init__(self):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None = None):
         self.requests: list[dict] = []
         self.answers: list[int] = []
+        self.server_names: list[str | None] = []  # TLS server-name indication, as each client sent it
         self.arrived = threading.Condition()
         receiver = self
 
@@ -42,8 +45,16 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/ixdesk"
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request, client_address):
+                pass  # a client that rejects our certificate ends its handshake; the test checks the client's side
+
+        self.server = Server((host, port), Handler)
+        self.port = self.server.server_port
+        if tls is not None:
+            tls.sni_callback = lambda sock, name, context: self.server_names.append(name)
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        self.url = f"{'https' if tls else 'http'}://{host}:{self.port}/hooks/ixdesk"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def wait(self, count: int, timeout: float = 20.0) -> list[dict]:
@@ -162,7 +173,7 @@ def test_a_rolled_back_change_sends_nothing_and_a_nested_one_waits_for_the_commi
 
 
 def test_a_payload_that_cannot_be_built_never_undoes_the_change(db, users, caplog):
-    Webhook.register("https://crm.example.com/hook", ["status_changed"], users["admin"])
+    Webhook.register("https://127.0.0.1/hook", ["status_changed"], users["admin"])
     p = make_project()
     with proxy.atomic():
         p.add_note("kept", users["maria"])
@@ -223,7 +234,7 @@ def test_failed_delivery_can_be_sent_again(client, users, receiver, worker):
 
 @pytest.mark.parametrize("who", ["maria", "lead"])
 def test_only_admins_reach_the_webhook_pages(client, users, who):
-    hook, _ = Webhook.register("https://crm.example.com/hook", ["status_changed"], users["admin"])
+    hook, _ = Webhook.register("https://127.0.0.1/hook", ["status_changed"], users["admin"])
     login(client, users[who])
     assert 'href="/admin/webhooks"' not in client.get("/projects").get_data(as_text=True)
     assert client.get("/admin/webhooks").status_code == 403
@@ -245,5 +256,120 @@ def test_internal_addresses_are_refused_unless_allowed(db, users, monkeypatch):
                 "http://[::1]/x", "http://10.1.2.3/x"):
         with pytest.raises(WebhookError, match="internal address"):
             Webhook.register(url, ["status_changed"], users["admin"])
-    status, error = post("http://127.0.0.1:9/x", b"{}", {})
-    assert status is None and "internal address" in error  # checked again when sending (DNS can change)
+    with pytest.raises(webhooks.AddressRefused, match="internal address"):  # checked again when sending
+        post("http://127.0.0.1:9/x", b"{}", {})
+
+
+@pytest.mark.parametrize("allow_private", ["", "1"])
+def test_a_name_that_does_not_resolve_is_refused_at_registration(db, users, monkeypatch, allow_private):
+    from models.webhooks import WebhookError
+    monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE", allow_private)
+    with pytest.raises(WebhookError, match=r"hooks\.ixdesk\.invalid does not resolve"):
+        Webhook.register("https://hooks.ixdesk.invalid/x", ["status_changed"], users["admin"])
+    assert Webhook.select().count() == 0
+
+
+def test_a_delivery_connects_to_the_address_it_checked(receiver):
+    """DNS rebinding: the name answers a second time with another address; nothing is sent there."""
+    from workers.webhook_actors import post
+    elsewhere = Receiver("127.0.0.2", receiver.port)  # same port, another address: where a second lookup leads
+    answers = [["127.0.0.1"], ["127.0.0.2"], ["127.0.0.2"]]
+    asked = []
+
+    def resolve(host):
+        asked.append(host)
+        return answers.pop(0)
+    try:
+        url = f"http://hooks.rebind.test:{receiver.port}/hooks/ixdesk?via=dns"
+        assert post(url, b'{"n":1}', {"Content-Type": "application/json"}, resolve=resolve) == (200, "")
+        assert asked == ["hooks.rebind.test"]  # resolved once, and that answer was checked and used
+        (request,) = receiver.wait(1)
+        assert request["headers"]["Host"] == f"hooks.rebind.test:{receiver.port}" and request["body"] == b'{"n":1}'
+        assert elsewhere.requests == []
+    finally:
+        elsewhere.close()
+
+
+def test_every_address_of_the_name_is_checked_before_any_is_used(receiver, monkeypatch):
+    from workers.webhook_actors import post
+    monkeypatch.delenv("WEBHOOK_ALLOW_PRIVATE")
+    url = f"http://hooks.ixdesk.test:{receiver.port}/hooks/ixdesk"
+    for answer in (["8.8.8.8", "127.0.0.1"], ["127.0.0.1", "8.8.8.8"], ["2606:4700:4700::1111", "::ffff:127.0.0.1"]):
+        with pytest.raises(webhooks.AddressRefused, match="hooks.ixdesk.test points at an internal address"):
+            post(url, b"{}", {}, resolve=lambda host, answer=answer: answer)
+    assert receiver.requests == []
+
+
+def test_a_redirect_is_not_followed(receiver):
+    from workers.webhook_actors import post
+    receiver.answers = [307]
+    assert post(receiver.url, b"{}", {}) == (307, "HTTP 307 Temporary Redirect")
+    time.sleep(0.2)
+    assert len(receiver.requests) == 1
+
+
+def test_an_address_refused_when_sending_fails_the_delivery_with_the_reason(client, users, receiver, worker,
+                                                                             monkeypatch):
+    hook, _ = Webhook.register(receiver.url, ["status_changed"], users["admin"])  # the company's network, allowed
+    monkeypatch.delenv("WEBHOOK_ALLOW_PRIVATE")  # ... until the setting is turned off
+    with proxy.atomic():
+        delivery = hook.send_test(users["admin"])
+    failed = wait_state(delivery.id, ("failed",), timeout=10)
+    assert failed.attempts == 1 and failed.last_status_code is None  # not retried: the next try is refused too
+    assert failed.last_error.startswith("refused: 127.0.0.1 points at an internal address (127.0.0.1, loopback)")
+    assert receiver.requests == []
+    login(client, users["admin"])
+    log = client.get(f"/admin/webhooks/{hook.id}", headers=HX).get_data(as_text=True)
+    assert "Failed" in log and "points at an internal address" in log
+
+
+def self_signed(tmp_path, name: str) -> tuple[str, str]:
+    """A certificate for name signed by its own key: (certificate file, key file)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, content_commitment=False,
+                                         key_encipherment=False, data_encipherment=False, key_agreement=False,
+                                         crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "receiver.pem", tmp_path / "receiver.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_file), str(key_file)
+
+
+def test_https_is_verified_against_the_hostname_not_the_address(tmp_path):
+    from workers.webhook_actors import post
+    cert, key = self_signed(tmp_path, "hooks.ixdesk.test")
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    receiver = Receiver(tls=tls)
+    trust = ssl.create_default_context(cafile=cert)
+    local = lambda host: ["127.0.0.1"]  # noqa: E731
+    try:
+        url = f"https://hooks.ixdesk.test:{receiver.port}/hooks/ixdesk"
+        assert post(url, b"{}", {}, resolve=local, context=trust) == (200, "")
+        (request,) = receiver.wait(1)
+        assert request["headers"]["Host"] == f"hooks.ixdesk.test:{receiver.port}"
+        assert receiver.server_names == ["hooks.ixdesk.test"]
+        # the same server under a name its certificate does not carry
+        status, error = post(f"https://other.ixdesk.test:{receiver.port}/x", b"{}", {}, resolve=local, context=trust)
+        assert status is None and "CERTIFICATE_VERIFY_FAILED" in error and "other.ixdesk.test" in error
+        # the right name, but a certificate nobody trusts: the system's store does not hold it
+        status, error = post(url, b"{}", {}, resolve=local)
+        assert status is None and "CERTIFICATE_VERIFY_FAILED" in error
+        assert len(receiver.requests) == 1
+    finally:
+        receiver.close()
