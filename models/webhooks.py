@@ -18,7 +18,8 @@ import socket
 from typing import Callable
 from urllib.parse import urlparse
 
-from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, JSONField, TextField, fn
+from peewee import (BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, InterfaceError, JSONField,
+                    OperationalError, TextField, fn)
 
 from models import net_guard
 from models.base import BaseModel, db, utcnow
@@ -249,8 +250,10 @@ def emit(event: str, data: dict | Callable[[], dict]) -> list[int]:
                 return []
             payload = data() if callable(data) else data
             ids = [WebhookDelivery.create(webhook=h, event=event, payload=payload).id for h in hooks]
+    except (OperationalError, InterfaceError):
+        raise  # the database itself failed: the change around us fails with it, so nothing is announced
     except Exception:
-        log.exception("could not queue the %s webhook deliveries; the change itself is saved", event)
+        log.exception("could not queue the %s webhook deliveries; the change goes on without them", event)
         return []
     _wake_after_commit(ids)
     return ids
