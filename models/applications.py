@@ -351,28 +351,39 @@ def recompute_clocks_counted() -> Recomputed:
             ("id", "due_on", "due_step", "next_follow_up_on", "expires_on", "basis"), moved)
         _bulk(f"UPDATE application AS a SET clock_basis = v.basis FROM {{v}}, project p WHERE {guard}",
               ("id", "basis"), settled)
-        same = "IS NOT DISTINCT FROM" if pg else "IS"
+        # Guarded like the applications: only if the item's facts and date are still the ones read.
         reminders_changed = _bulk(
             f"UPDATE checklist_item SET next_reminder_on = {_as_date('v.due')} FROM {{v}} "
-            f"WHERE checklist_item.status = 'requested' "
-            f"AND checklist_item.requested_on {same} {_as_date('v.requested_on')} "
-            f"AND checklist_item.reminders_sent = v.reminders_sent "
-            f"AND checklist_item.next_reminder_on {same} {_as_date('v.stored')}",
-            ("requested_on", "reminders_sent", "stored", "due"), reminders)
+            f"WHERE checklist_item.id = v.id AND checklist_item.status = 'requested' AND {_REMINDER_KEY} = v.key",
+            ("id", "key", "due"), reminders)
     return Recomputed(len(stale), applications_changed, reminders_changed, rules)
 
 
+_REMINDER_KEY = ("COALESCE(CAST(requested_on AS TEXT), '') || '|' || CAST(reminders_sent AS TEXT) || '|' || "
+                 "COALESCE(CAST(next_reminder_on AS TEXT), '')")
+
+
 def _stale_reminders(add, out) -> list[tuple]:
-    """(requested on, reminders sent, stored date, right date) for each group of requested items whose
-    next reminder is wrong: the rule reads only those two facts, so it runs once per distinct pair."""
-    groups = db.execute_sql("SELECT requested_on, reminders_sent, next_reminder_on FROM checklist_item "
-                            "WHERE status = 'requested' GROUP BY requested_on, reminders_sent, next_reminder_on"
-                            ).fetchall()
-    wrong = []
-    for requested_on, sent, stored in groups:
-        due = clocks.next_reminder(_date(requested_on), sent, add=add)
-        if due != _date(stored):
-            wrong.append((requested_on, sent, stored, out(due)))  # matched as stored
+    """(id, facts key, right date) for each requested item whose next reminder is wrong.
+
+    The rule reads only (requested on, reminders sent), so it runs once per distinct pair and stored date;
+    only when a group is wrong are its rows looked up.
+    """
+    groups = db.execute_sql(f"SELECT {_REMINDER_KEY}, requested_on, reminders_sent, next_reminder_on "
+                            "FROM checklist_item WHERE status = 'requested' "
+                            "GROUP BY requested_on, reminders_sent, next_reminder_on").fetchall()
+    due = {}
+    for key, requested_on, sent, stored in groups:
+        right = clocks.next_reminder(_date(requested_on), sent, add=add)
+        if right != _date(stored):
+            due[key] = out(right)
+    keys, wrong = list(due), []
+    mark = "%s" if is_postgres() else "?"
+    for start in range(0, len(keys), CHUNK):
+        chunk = keys[start:start + CHUNK]
+        wrong += [(item_id, key, due[key]) for item_id, key in db.execute_sql(
+            f"SELECT id, {_REMINDER_KEY} FROM checklist_item WHERE status = 'requested' "
+            f"AND {_REMINDER_KEY} IN ({', '.join([mark] * len(chunk))})", chunk).fetchall()]
     return wrong
 
 
