@@ -13,6 +13,7 @@ import config
 from models import tokens
 from catalog import CatalogError
 from models.base import connect, db
+from web import logcontext
 from web.htmx import htmx
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         from werkzeug.middleware.proxy_fix import ProxyFix
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
     configure_logging(settings)
+    logcontext.install(app)  # X-Request-Id in and out, and on every log line of the request
     tokens.configure(settings.token_keys)
     connect_database(app, settings)
     check_catalog(settings)
@@ -57,7 +59,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 def configure_logging(settings: config.Config) -> None:
     if not logging.getLogger().handlers:
-        config.configure_logging(settings.log_level)
+        config.configure_logging(settings.log_level, settings.log_format)
     logging.getLogger().setLevel(settings.log_level)
 
 

@@ -353,5 +353,19 @@ def load(env: dict | None = None, overrides: dict | None = None, web: bool = Tru
     ).with_overrides(overrides)
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def configure_logging(level: str, fmt: str = "text") -> None:
+    """Log to stderr as text, or one JSON object per line (fmt="json"); secrets are redacted either way.
+
+    Handlers already on the root logger (the dramatiq CLI's, in its worker processes) get the same
+    filter and format instead of a second handler."""
+    import logs
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(logs.TEXT_FORMAT))
+        root.addHandler(handler)
+    for handler in root.handlers:
+        logs.prepare(handler, fmt)
+    root.setLevel(level)
+    # peewee logs each query with its parameters at DEBUG: mail bodies, password hashes. Never in our logs.
+    logging.getLogger("peewee").setLevel(max(logging.INFO, logging.getLevelName(level)))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from peewee import InterfaceError, OperationalError
 
+import logs
 from inbox import apply, attach, auth, authority, evidence, forward, notices
 from inbox.auth import AuthSettings, Verdict
 from inbox.authority import Authority
@@ -134,6 +135,7 @@ class Context:
         return STOP
 
 
+@logs.binding(mail_id=lambda mail, *args, **kwargs: mail.id)  # every line of the run names its mail
 def process(mail: InboundMail, intake: Intake = Intake()) -> InboundMail:
     """Run the pipeline on a stored mail and record its end state (never raises for a bad mail).
 

@@ -29,6 +29,8 @@ def register(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     from web import dashboards
     app.register_blueprint(dashboards.bp)
+    from web import status
+    app.register_blueprint(status.bp)
     auth.install(app)
     filters.install(app)
     errors.install(app)

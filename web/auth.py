@@ -14,7 +14,7 @@ from models.users import UserError
 from web import htmx, sessions
 
 bp = Blueprint("auth", __name__)
-PUBLIC = {"auth.login", "static", "htmx_js", "sms_webhook.twilio_inbound"}  # the webhook checks its signature
+PUBLIC = {"auth.login", "static", "htmx_js", "sms_webhook.twilio_inbound", "status.healthz"}  # the webhook is signed
 # Blueprints that authenticate every request themselves: the JSON API takes a bearer token, never the session.
 SELF_AUTHENTICATED = {"api"}
 

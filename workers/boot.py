@@ -4,7 +4,7 @@ from models import base, catalog_ref, storage, tokens
 from models.base import connect
 
 settings = config.load(web=False)
-config.configure_logging(settings.log_level)
+config.configure_logging(settings.log_level, settings.log_format)
 if not settings.token_keys:
     raise config.ConfigError("TOKEN_KEYS or SECRET_KEY: workers check reply tokens, so they need the web's key")
 tokens.configure(settings.token_keys)
