@@ -9,9 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
 
-from peewee import JOIN, fn
+from peewee import JOIN, Case, fn
 
 from models import business_days as bd
 from models.applications import KINDS, Application, ball_in_court, status_label
@@ -165,32 +164,9 @@ def percentile(values: list[int], p: float) -> int | None:
     return ordered[rank - 1]
 
 
-@lru_cache(maxsize=None)
-def _year_table(year: int) -> tuple[int, ...]:
-    """Business days counted from January 1st through each day of the year (inclusive)."""
-    out, n, day = [], 0, dt.date(year, 1, 1)
-    while day.year == year:
-        n += bd.is_business_day(day)
-        out.append(n)
-        day += dt.timedelta(days=1)
-    return tuple(out)
-
-
-@lru_cache(maxsize=None)
-def _before_year(year: int) -> int:
-    """Business days from 2000-01-01 up to the end of the year before `year` (negative before 2000)."""
-    if year == 2000:
-        return 0
-    if year > 2000:
-        return _before_year(year - 1) + _year_table(year - 1)[-1]
-    return _before_year(year + 1) - _year_table(year)[-1]
-
-
 def business_days_between(start: dt.date, end: dt.date) -> int:
-    """Same answer as models.business_days.between, from a cached running count instead of a walk."""
-    def ordinal(day: dt.date) -> int:
-        return _before_year(day.year) + _year_table(day.year)[day.timetuple().tm_yday - 1]
-    return ordinal(end) - ordinal(start)
+    """models.business_days.between (kept for the callers that know it by this name)."""
+    return bd.between(start, end)
 
 
 def _timestamp(value) -> dt.datetime:
@@ -352,15 +328,9 @@ class TurnaroundRow:
 class BreachRow:
     key: str  # utility code, or coordinator id / "none"
     label: str
-    items: list[DrillItem] = field(repr=False)
-
-    @property
-    def count(self) -> int:
-        return len(self.items)
-
-    @property
-    def worst(self) -> int:
-        return max((i.value for i in self.items), default=0)
+    count: int
+    worst: int  # business days the longest-late breach is late
+    items: list[DrillItem] = field(default_factory=list, repr=False)  # filled for a drill-down only
 
 
 @dataclass
@@ -430,24 +400,63 @@ def _bucket(age: int) -> int:
     return next(i for i, (_, _, high) in enumerate(BUCKETS) if high is None or age <= high)
 
 
-def _side_since(kind: str, status: str, changed_on, filed_on, events: list, desk_day) -> dt.date | None:
-    """When this application's ball moved to the side it is on now, walking its status events back.
+def _side(kind, status):
+    """ball_in_court(kind, status) in SQL; NULL for a missing status or a closed one."""
+    from models.applications import CLOSED, NEEDS_CUSTOMER, NEEDS_US
+    return Case(None, [(status.is_null() | (status == ""), None), (status.in_(tuple(CLOSED)), None),
+                       (status.in_(tuple(NEEDS_US)), "us"),
+                       ((kind == "utility_part1") & (status == "AGREEMENT_EXECUTED"), "us"),
+                       (status.in_(tuple(NEEDS_CUSTOMER)), "customer"), (kind == "ahj_permit", "ahj")], "utility")
+
+
+def _side_moves(f: DashboardFilter, base) -> dict[int, tuple]:
+    """Per open application, the status event that decides since when its ball has been on its side.
+
+    That is the latest event that came from, or went to, another side (the wait starts with it or with
+    the move after it), or the first event when every move stayed on this side. One row per application
+    (window functions) instead of every status event walked in Python:
+    {application: (created, went_to_this_side, next_created, is_latest, next_is_latest, unbroken)}.
+    """
+    cur = _side(Application.kind, Application.status)
+    to_side = _side(Application.kind, _TO)
+    stays = Case(None, [((to_side == cur) & (_side(Application.kind, _FROM) == cur), 1)], 0)
+    by_app = {"partition_by": [Event.application]}
+    inner = _scope(Event.select(
+        Event.application.alias("app"), Event.id.alias("id"), Event.created_at.alias("created"),
+        Case(None, [(to_side == cur, 1)], 0).alias("to_ok"),
+        fn.MAX(Case(None, [(stays == 0, Event.id)], None)).over(**by_app).alias("brk"),
+        fn.MIN(Event.id).over(**by_app).alias("first"), fn.MAX(Event.id).over(**by_app).alias("last"),
+        fn.LEAD(Event.created_at).over(order_by=[Event.id], **by_app).alias("next_created"),
+        fn.LEAD(Event.id).over(order_by=[Event.id], **by_app).alias("next_id"))
+        .join(Application, on=(Event.application == Application.id))
+        .join(Project, on=(Application.project == Project.id))
+        .where(Event.kind == "status", Application.status.not_in(tuple(TERMINAL)), *base), f).alias("moves")
+    c = inner.c
+    query = (Event.select(c.app, c.created, c.to_ok, c.next_created, c.id == c.last, c.next_id == c.last,
+                          c.brk.is_null())
+             .from_(inner).where((c.id == c.brk) | (c.brk.is_null() & (c.id == c.first))))
+    return {app: (_timestamp(created), bool(to_ok), _timestamp(nxt) if nxt else None, bool(latest),
+                  bool(next_latest), bool(unbroken))
+            for app, created, to_ok, nxt, latest, next_latest, unbroken in query.tuples()}
+
+
+def _side_since(changed_on, filed_on, move, desk_day) -> dt.date | None:
+    """When this application's ball moved to the side it is on now, from its deciding move (_side_moves).
 
     An acknowledgement on the same side (Submitted -> Completeness review) does not restart the wait.
     """
-    side = ball_in_court(kind, status)
-    if not events:
+    if move is None:
         return changed_on or filed_on
-    since = changed_on
-    for i, (created, to, frm) in enumerate(reversed(events)):
-        if not to or ball_in_court(kind, to) != side:
-            return since  # the current status came without a recorded move
-        # The latest move's day is the stored one (a move may be recorded for an earlier day).
-        since = (changed_on or desk_day(created)) if i == 0 else desk_day(created)
-        if not frm or ball_in_court(kind, frm) != side:
-            return since
-    # Every recorded move stayed on this side: it has been there since the application was filed.
-    return min(d for d in (since, filed_on) if d is not None)
+    created, to_ok, next_created, latest, next_latest, unbroken = move
+    # The latest move's day is the stored one (a move may be recorded for an earlier day).
+    if unbroken:  # every recorded move stayed on this side: it has been there since the application was filed
+        since = (changed_on or desk_day(created)) if latest else desk_day(created)
+        return min(d for d in (since, filed_on) if d is not None)
+    if not to_ok:  # that move left this side: the wait began with the move after it
+        if latest:
+            return changed_on  # the current status came without a recorded move
+        return (changed_on or desk_day(next_created)) if next_latest else desk_day(next_created)
+    return (changed_on or desk_day(created)) if latest else desk_day(created)  # it came from another side
 
 
 def aging(f: DashboardFilter, today: dt.date | None = None) -> Aging:
@@ -461,13 +470,7 @@ def aging(f: DashboardFilter, today: dt.date | None = None) -> Aging:
                                           Application.status_changed_on, Application.submitted_on,
                                           Application.created_at)
                        .join(Project).where(Application.status.not_in(tuple(TERMINAL)), *base), f).tuples())
-    events: dict[int, list] = {}
-    query = _scope(Event.select(Event.application, Event.created_at, _TO, _FROM)
-                   .join(Application, on=(Event.application == Application.id))
-                   .join(Project, on=(Application.project == Project.id))
-                   .where(Event.kind == "status", Application.status.not_in(tuple(TERMINAL)), *base), f)
-    for app_id, created, to, frm in query.order_by(Event.application, Event.id).tuples():
-        events.setdefault(app_id, []).append((created, to, frm))
+    moves = _side_moves(f, base)
     requested = dict(_scope(ChecklistItem.select(ChecklistItem.project, fn.MIN(ChecklistItem.requested_on))
                             .join(Project).where(ChecklistItem.status == "requested",
                                                  ChecklistItem.required == True,  # noqa: E712
@@ -481,7 +484,7 @@ def aging(f: DashboardFilter, today: dt.date | None = None) -> Aging:
             continue
         side = ball_in_court(kind, status)
         filed_on = min(d for d in (submitted_on, desk_day(created_at)) if d is not None)
-        since = _side_since(kind, status, changed_on, filed_on, events.get(app_id, []), desk_day)
+        since = _side_since(changed_on, filed_on, moves.get(app_id), desk_day)
         starts.setdefault(pid, {}).setdefault(side, []).append((since, kind, status))
     rows = {side: AgingRow(side, BALL[side], [0] * len(BUCKETS), [[] for _ in BUCKETS]) for side in SIDES}
     for pid, side, created_at in projects:
@@ -625,15 +628,12 @@ def turnaround(f: DashboardFilter) -> list[TurnaroundRow]:
     return sorted(rows.values(), key=lambda r: r.name.lower())
 
 
-def _breach_rows(f: DashboardFilter, today: dt.date) -> list[tuple]:
+def _breaching(f: DashboardFilter, today: dt.date, *columns):
     """Open applications past their SLA due date, as the day page counts them (a deficiency is not a breach:
     its date is our own response target), whether or not someone snoozed the day item."""
-    query = _scope(Application.select(Application.project, Project.utility, Project.coordinator, Application.kind,
-                                      Application.status, Application.due_on)
-                   .join(Project)
-                   .where(Application.status.not_in(tuple(TERMINAL)), Application.status != "DEFICIENT",
-                          Application.due_on < today, ~_superseded_part1()), f)
-    return list(query.tuples())
+    return _scope(Application.select(*columns).join(Project)
+                  .where(Application.status.not_in(tuple(TERMINAL)), Application.status != "DEFICIENT",
+                         Application.due_on < today, ~_superseded_part1()), f)
 
 
 def breaches(f: DashboardFilter, today: dt.date | None = None) -> Breaches:
@@ -641,30 +641,50 @@ def breaches(f: DashboardFilter, today: dt.date | None = None) -> Breaches:
     today = today or desk_today()
     names = _names()
     codes = {u.id: (u.code, u.name) for u in Utility.select(Utility.id, Utility.code, Utility.name)}
+    found = _breaching(f, today, Project.utility, Project.coordinator, fn.COUNT(Application.id),
+                       fn.MIN(Application.due_on)).group_by(Project.utility, Project.coordinator).tuples()
     by_utility: dict[str, BreachRow] = {}
     by_coordinator: dict[str, BreachRow] = {}
-    for pid, utility_id, coordinator_id, kind, status, due_on in _breach_rows(f, today):
-        item = DrillItem(pid, business_days_between(due_on, today),
-                         f"{KINDS.get(kind, kind)}: {status_label(kind, status)}, due {due_on}")
+    for utility_id, coordinator_id, n, oldest in found:
+        worst = bd.between(_as_date(oldest), today)
         code, name = codes[utility_id]
-        by_utility.setdefault(code, BreachRow(code, name, [])).items.append(item)
         key = str(coordinator_id) if coordinator_id else "none"
-        by_coordinator.setdefault(key, BreachRow(key, names.get(coordinator_id, "Unassigned"), [])).items.append(item)
+        for rows, k, label in ((by_utility, code, name),
+                               (by_coordinator, key, names.get(coordinator_id, "Unassigned"))):
+            row = rows.setdefault(k, BreachRow(k, label, 0, 0))
+            row.count += n
+            row.worst = max(row.worst, worst)
     order = lambda r: (-r.count, r.label.lower())  # noqa: E731
     return Breaches(sorted(by_utility.values(), key=order), sorted(by_coordinator.values(), key=order))
+
+
+def _as_date(value) -> dt.date:
+    """An aggregate over a date column (SQLite answers with text)."""
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _breach_items(f: DashboardFilter, today: dt.date, where) -> list[DrillItem]:
+    query = _breaching(f, today, Application.project, Application.kind, Application.status,
+                       Application.due_on).where(where)
+    return [DrillItem(pid, bd.between(due_on, today), f"{KINDS.get(kind, kind)}: {status_label(kind, status)}, "
+                                                      f"due {due_on}") for pid, kind, status, due_on in query.tuples()]
 
 
 def _names() -> dict[int | None, str]:
     return {u.id: u.name for u in User.select(User.id, User.name)}
 
 
-def _day_items(f: DashboardFilter, today: dt.date) -> list:
-    """The day page's open items (snoozes and done applied) for the filter's projects."""
+def _day_scope(f: DashboardFilter, coordinator: int | None | str = ""):
+    """The day lists' scope for the filter, narrowed to one coordinator (None: unassigned); None if they exclude
+    each other."""
     from models import day
+    if coordinator != "" and f.coordinator and not _matches(f, coordinator):
+        return None
     utility_id = (Utility.get_or_none(Utility.code == f.utility).id if f.utility else None)
-    items = day.today_for(None, today)
-    return [i for i in items if (utility_id is None or i.project.utility_id == utility_id)
-            and _matches(f, i.project.coordinator_id)]
+    if coordinator == "":
+        user_id = int(f.coordinator) if f.coordinator not in ("", "none") else None
+        return day.Scope(user=user_id, utility_id=utility_id, unassigned=f.coordinator == "none")
+    return day.Scope(user=coordinator, utility_id=utility_id, unassigned=coordinator is None)
 
 
 def _matches(f: DashboardFilter, coordinator_id: int | None) -> bool:
@@ -712,11 +732,13 @@ def coordinators(f: DashboardFilter, today: dt.date | None = None) -> list[Coord
     apps = _open_applications(f).select(Project.coordinator, fn.COUNT(Application.id))
     for user_id, n in apps.group_by(Project.coordinator).tuples():
         row(user_id).open_applications = n
-    for item in _day_items(f, today):
-        late = item.due is not None and item.due < today
-        r = row(item.project.coordinator_id)
-        r.overdue += late
-        r.due_today += not late  # on today's list and not late yet (due today, undated, or an expiry warning)
+    from models import day
+    for user_id, _, late, n in day.tallies(today, _day_scope(f)):
+        r = row(user_id)
+        if late:
+            r.overdue += n
+        else:
+            r.due_today += n  # on today's list and not late yet (due today, undated, or an expiry warning)
     if f.coordinator != "none":  # moves are a person's; unassigned projects have nobody to count
         moves = _moves(f).select(Event.actor, fn.COUNT(Event.id)).group_by(Event.actor)
         for user_id, n in moves.tuples():
@@ -769,13 +791,19 @@ def _turnaround_drill(span: str, title: str, label: str):
 
 def _breach_drill(by: str):
     def drill(key, f, today):
-        rows = getattr(breaches(f, today), by)
-        row = next((r for r in rows if r.key == key), None)
-        if row is None:  # a valid key with no breaches is an empty list, not a missing page
-            if by == "by_utility" and not Utility.select().where(Utility.code == key).exists():
+        if by == "by_utility":
+            utility = Utility.get_or_none(Utility.code == key)
+            if utility is None:
                 raise KeyError(key)
+            label, where = utility.name, Project.utility == utility.id
+        else:
+            user_id = _coordinator_key(key)
+            label = _who(key)
+            where = Project.coordinator.is_null() if user_id is None else Project.coordinator == user_id
+        items = _breach_items(f, today, where)
+        if not items:  # a valid key with no breaches is an empty list, not a missing page
             return Drill("SLA breaches open now", "Business days late", [])
-        return Drill(f"SLA breaches open now: {row.label}", "Business days late", row.items)
+        return Drill(f"SLA breaches open now: {label}", "Business days late", items)
     return drill
 
 
@@ -810,12 +838,11 @@ def _drill_open_applications(key, f, today):
 
 def _day_drill(which: str):
     def drill(key, f, today):
-        user_id = _coordinator_key(key)
+        from models import day
+        scope = _day_scope(f, _coordinator_key(key))
         counts: dict[int, list[str]] = {}
-        for item in _day_items(f, today):
-            late = item.due is not None and item.due < today
-            if item.project.coordinator_id == user_id and (late if which == "overdue" else not late):
-                counts.setdefault(item.project.id, []).append(item.kind_label)
+        for pid, kind in (day.project_kinds(today, scope, which == "overdue") if scope else []):
+            counts.setdefault(pid, []).append(day.KINDS[kind])
         title = "overdue on their day list" if which == "overdue" else "due today on their day list"
         return Drill(f"{_who(key)}: {title}", "Items",
                      [DrillItem(pid, len(kinds), ", ".join(kinds)) for pid, kinds in counts.items()])

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 
@@ -15,8 +14,6 @@ from web.auth import lead_required
 
 bp = Blueprint("day", __name__)
 PER_PAGE = 50
-SORTS = {"urgency": None, "due": lambda i: (i.due or dt.date.max, i.project.id),
-         "project": lambda i: (i.project.customer_name.lower(), i.due or dt.date.max)}
 CHANNELS = ("call", "email", "portal", "sms", "note")
 
 
@@ -33,21 +30,13 @@ def _who(raw: str | None) -> tuple[User | None, str]:
 def _listing(args) -> dict:
     today = desk_today()
     user, who = _who(args.get("who"))
-    items = day.today_for(user, today)
-    kinds = {k: sum(1 for i in items if i.kind == k) for k in day.KINDS}
     kind = args.get("kind", "")
-    if kind in day.KINDS:
-        items = [i for i in items if i.kind == kind]
     q = (args.get("q") or "").strip().lower()[:100]
-    if q:
-        items = [i for i in items if q in f"{i.project.external_id} {i.project.customer_name} {i.title}".lower()]
     sort = args.get("sort", "urgency")
-    if SORTS.get(sort):
-        items.sort(key=SORTS[sort])
-    pages = max(1, math.ceil(len(items) / PER_PAGE))
-    page = min(max(1, int(args.get("page", "1")) if is_id(str(args.get("page", "1"))) else 1), pages)
-    return {"items": items[(page - 1) * PER_PAGE: page * PER_PAGE], "total": len(items), "page": page,
-            "pages": pages, "kinds": kinds, "kind": kind, "q": q, "sort": sort if sort in SORTS else "urgency",
+    raw_page = str(args.get("page", "1"))
+    found = day.listing(user, today, kind, q, sort, int(raw_page) if is_id(raw_page) else 1, PER_PAGE)
+    return {"items": found.items, "total": found.total, "page": found.page, "pages": found.pages,
+            "kinds": found.kinds, "kind": kind, "q": q, "sort": sort if sort in day.SORTS else "urgency",
             "who": who, "today": today, "channels": CHANNELS, "kind_labels": day.KINDS,
             "coordinators": list(User.assignable()), "snooze_default": today + dt.timedelta(days=3)}
 
@@ -61,7 +50,7 @@ def index():
 @bp.get("/day/count")
 def count():
     """The number beside "My day" in the navigation."""
-    n = len(day.today_for(g.user))
+    n = day.count(g.user)
     return f'<span class="count" id="day-count">{n}</span>' if n else ""
 
 
@@ -176,10 +165,9 @@ LEADS_LIMIT = 200
 
 def _leads_context(older: int, **extra) -> dict:
     today = desk_today()
-    desk = day.today_for(None, today)
-    escalations = day.escalations(older, today, desk)
-    return {"escalations": escalations[:LEADS_LIMIT], "escalations_total": len(escalations),
-            "load": day.load(today, desk), "older": older, "today": today,
+    return {"escalations": day.escalations(older, today, LEADS_LIMIT),
+            "escalations_total": day.escalation_count(older, today),
+            "load": day.load(today), "older": older, "today": today,
             "coordinators": list(User.assignable()), "names": {u.id: u.name for u in User.select()}, **extra}
 
 

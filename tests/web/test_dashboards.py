@@ -187,3 +187,22 @@ def test_query_count_stays_flat_as_rows_grow(lead, users):
     shaped_desk(users, range(2, 32), today)
     assert [queries(url) for url in pages] == few
     assert few[0] <= 35 and max(few[1:]) <= 12
+
+
+def test_day_list_numbers_and_their_drills_do_not_grow_with_projects(lead, users):
+    """The coordinators' due-today and overdue counts come from one GROUP BY; their drills and the breach
+    drills are a fixed number of queries too."""
+    today = desk_today()
+    maria = users["maria"].id
+
+    def queries(url):
+        with QueryCounter(proxy.obj) as counter:
+            assert lead.get(url, headers=HX).status_code == 200
+        return counter.count
+    pages = (f"/dashboard/drill?metric=overdue&key={maria}", f"/dashboard/drill?metric=due_today&key={maria}",
+             "/dashboard/drill?metric=overdue&key=none", "/dashboard/drill?metric=breaches_utility&key=PGE",
+             f"/dashboard/drill?metric=breaches_coordinator&key={maria}")
+    shaped_desk(users, range(2), today)
+    few = [queries(url) for url in pages]
+    shaped_desk(users, range(2, 32), today)
+    assert [queries(url) for url in pages] == few

@@ -179,3 +179,31 @@ def test_call_back_row_logs_the_new_call_and_leaves_the_day(maria, users):
                                                     "note": "reached her, bill coming"})
     assert resp.status_code == 200 and key not in resp.get_data(as_text=True)
     assert CallLog.select().count() == 2 and Event.select().where(Event.kind == "call").count() == 1
+
+
+def test_desk_wide_day_list_queries_do_not_grow_with_projects(client, users):
+    """Everyone's day list, a page far down it, its count and the leads' page: the same queries at any size."""
+    from models.base import db as proxy
+    from tests.web.test_projects import QueryCounter
+    login(client, users["lead"])
+    pages = ("/day?who=all", "/day?who=all&page=2", "/day?who=all&q=x1&sort=project", "/day/count", "/leads")
+
+    def queries():
+        out = []
+        for url in pages:
+            with QueryCounter(proxy.obj) as counter:
+                assert client.get(url, headers=HX).status_code == 200
+            out.append(counter.count)
+        return out
+
+    def grow(start, stop):
+        for n in range(start, stop):
+            x = make_project(coordinator=users["james" if n % 2 else "maria"], external_id=f"X{n}")
+            file_application(x, "utility_part1", "SUBMITTED", on=desk_today() - dt.timedelta(days=40))
+            if n % 3 == 0:
+                x.flag("stuck", users["lead"])
+    grow(0, 60)
+    few = queries()
+    grow(60, 180)
+    assert queries() == few
+    assert max(few) <= 20
