@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from peewee import DatabaseProxy, Model, PostgresqlDatabase, SqliteDatabase
 from playhouse.db_url import connect as url_connect
+from playhouse.pool import PooledPostgresqlDatabase
 
 db = DatabaseProxy()
 
@@ -45,8 +46,18 @@ def day_start_utc(day: dt.date) -> dt.datetime:
     return local.astimezone(dt.timezone.utc).replace(tzinfo=None)
 
 
-def open_database(url: str):
-    """A Database for a sqlite:/// or postgresql:// URL (not bound to the proxy)."""
+# PostgreSQL connections kept open per process: a new one costs a fork on the server and several round
+# trips, more than a pipeline page. close() hands the connection back (request teardown, worker middleware).
+POOL_SIZE = 10
+POOL_STALE_SECONDS = 300  # idle longer than this: closed instead of reused (proxies and servers drop idle ones)
+POOL_WAIT_SECONDS = 10  # every connection busy: wait this long for one before failing
+
+
+def open_database(url: str, pool_size: int | None = None):
+    """A Database for a sqlite:/// or postgresql:// URL (not bound to the proxy).
+
+    PostgreSQL connections are pooled, at most pool_size per process (POOL_SIZE by default; 0: no pool).
+    """
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         path = parsed.path
@@ -61,15 +72,21 @@ def open_database(url: str):
         # snapshot); an immediate one waits its turn (busy_timeout).
         return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10, lock_type="IMMEDIATE")
     if parsed.scheme in ("postgres", "postgresql"):
-        database = url_connect(url.replace(parsed.scheme + "://", "postgresql://", 1))
+        size = POOL_SIZE if pool_size is None else pool_size
+        if size <= 0:
+            database = url_connect(url.replace(parsed.scheme + "://", "postgresql://", 1))
+        else:
+            database = url_connect(url.replace(parsed.scheme + "://", "postgresql+pool://", 1), max_connections=size,
+                                   stale_timeout=POOL_STALE_SECONDS, timeout=POOL_WAIT_SECONDS)
+            assert isinstance(database, PooledPostgresqlDatabase)
         assert isinstance(database, PostgresqlDatabase)
         return database
     return url_connect(url)
 
 
-def connect(url: str):
+def connect(url: str, pool_size: int | None = None):
     """Bind the shared proxy to the database at url and return it."""
-    database = open_database(url)
+    database = open_database(url, pool_size)
     db.initialize(database)
     return database
 

@@ -5,9 +5,10 @@ import math
 import re
 from dataclasses import asdict, dataclass, fields
 
-from peewee import JOIN, Case, fn
+from peewee import JOIN, OP, SQL, Case, Expression, FloatField, Tuple, Value, fn
 
 from models import vocab
+from models.base import is_postgres
 from models.places import Ahj, Utility
 from models.projects import BALL, STAGES, Project
 from models.users import User
@@ -16,21 +17,31 @@ from models.vocab import is_id
 PER_PAGE = (25, 50, 100)
 Coordinator = User.alias("coordinator")
 Flagger = User.alias("flagger")
+
+
+def _rank(column, order) -> Case:
+    # Literal values, not parameters: the query's expression must read exactly like the indexed one
+    # (migration 0019, models.projects.rank_sql) for the index to serve the sort.
+    return Case(column, [(SQL(f"'{key}'"), SQL(str(i))) for i, key in enumerate(order)], SQL(str(len(order))))
+
+
+# Every sort has an index on (key, id); names are the project's own copies (models.projects sort_*).
 SORTS = {
     "external_id": Project.external_id,
     "customer": Project.customer_name,
     "city": Project.city,
-    "utility": Utility.name,
-    "ahj": Ahj.name,
+    "utility": Project.sort_utility,
+    "ahj": Project.sort_ahj,
     "product": Project.product_type,
     "size": Project.pv_kw_dc,
-    "stage": Case(Project.stage, [(s, i) for i, s in enumerate(STAGES)], len(STAGES)),
-    "ball": Case(Project.ball_in_court, [(b, i) for i, b in enumerate(BALL)], len(BALL)),
-    "coordinator": Coordinator.name,
+    "stage": _rank(Project.stage, STAGES),
+    "ball": _rank(Project.ball_in_court, BALL),
+    "coordinator": Project.sort_coordinator,
     "updated": Project.updated_at,
     "created": Project.created_at,
     "flagged": Project.flagged_at,
 }
+EXPORT_CHUNK = 1000  # rows per export query
 PHONEISH = re.compile(r"^[\d().+\-]+$")
 
 
@@ -101,10 +112,35 @@ def search_terms(q: str) -> list[str]:
     return terms
 
 
+def _fts_phrase(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def matching(terms: list[str]) -> list:
+    """Conditions on Project for projects whose search text contains every term (case-insensitive).
+
+    PostgreSQL answers LIKE through its trigram index (project_search_trgm). SQLite asks its FTS5 trigram
+    index (project_search) once for all terms of 3 characters or more; a shorter term has no trigram, so it
+    is looked for in the search text of the projects the others leave (all of them when it stands alone).
+    """
+    if not terms:
+        return []
+    if is_postgres():
+        # LIKE, not ILIKE: both sides are lower-cased already, and ILIKE folds every row's text again (4x slower).
+        return [Expression(Project.search_text, OP.LIKE, Project.search_text._escape_like_expr(t, "%%%s%%"))
+                for t in terms]
+    indexed = [t for t in terms if len(t) >= 3]
+    if not indexed:
+        # One pass over the table for the ids, not a walk of a sort or stage index fetching every row it passes.
+        scan = Project.alias("scanned")
+        return [Project.id.in_(scan.select(scan.id).where(*[scan.search_text.contains(t) for t in terms]))]
+    match = " AND ".join(_fts_phrase(t) for t in indexed)
+    short = [Project.search_text.contains(t) for t in terms if len(t) < 3]  # tested on the index's matches only
+    return [Project.id.in_(SQL("(SELECT rowid FROM project_search WHERE project_search MATCH ?)", [match])), *short]
+
+
 def _where(f: PipelineFilter, with_stage: bool = True) -> list:
-    conds = []
-    for term in search_terms(f.q):
-        conds.append(Project.search_text.contains(term))
+    conds = matching(search_terms(f.q))
     if with_stage and f.stage:
         conds.append(Project.stage == f.stage)
     if f.utility:
@@ -130,14 +166,15 @@ def _filtered(query, conds):
     return query.where(*conds) if conds else query
 
 
-def rows_query(f: PipelineFilter):
-    """Projects for the list with their utility, AHJ and coordinator in one query."""
+def _order(f: PipelineFilter) -> tuple:
     column = SORTS[f.sort]
     # NULLS LAST only where a column can be null: on a NOT NULL column it would stop the index serving the sort.
-    nullable = getattr(column, "null", False) or (hasattr(column, "model") and column.model is not Project)
-    nulls = {"nulls": "LAST"} if nullable else {}
+    nulls = {"nulls": "LAST"} if getattr(column, "null", False) else {}
     order = column.asc(**nulls) if f.dir == "asc" else column.desc(**nulls)
-    tiebreak = Project.id.asc() if f.dir == "asc" else Project.id.desc()
+    return order, (Project.id.asc() if f.dir == "asc" else Project.id.desc())
+
+
+def _joined(f: PipelineFilter):
     query = (Project.select(Project, Utility, Ahj, Coordinator)
              .join(Utility, on=(Project.utility == Utility.id))
              .switch(Project).join(Ahj, JOIN.LEFT_OUTER, on=(Project.ahj == Ahj.id))
@@ -146,18 +183,74 @@ def rows_query(f: PipelineFilter):
     if f.flagged:
         query = query.select_extend(Flagger).switch(Project).join(
             Flagger, JOIN.LEFT_OUTER, on=(Project.flagged_by == Flagger.id), attr="flagger")
-    return _filtered(query, _where(f)).order_by(order, tiebreak)
+    return query
+
+
+def rows_query(f: PipelineFilter):
+    """Projects for the list with their utility, AHJ and coordinator in one query."""
+    return _filtered(_joined(f), _where(f)).order_by(*_order(f))
 
 
 def count(f: PipelineFilter) -> int:
-    return _filtered(Project.select(fn.COUNT(Project.id)), _where(f)).scalar() or 0
+    return _filtered(Project.select(fn.COUNT(SQL("*"))), _where(f)).scalar() or 0
 
 
-def stage_counts(f: PipelineFilter) -> dict[str, int]:
+def _per_stage(f: PipelineFilter) -> dict[str, int]:
+    # COUNT(*), not COUNT(id): PostgreSQL then counts from the stage index alone (an index-only scan).
+    query = _filtered(Project.select(Project.stage, fn.COUNT(SQL("*")).alias("n")), _where(f, with_stage=False))
+    return {row.stage: row.n for row in query.group_by(Project.stage).objects()}
+
+
+def stage_counts(f: PipelineFilter, found: dict[str, int] | None = None) -> dict[str, int]:
     """Projects per stage under every filter but the stage one, in stage order."""
-    query = _filtered(Project.select(Project.stage, fn.COUNT(Project.id).alias("n")), _where(f, with_stage=False))
-    found = {row.stage: row.n for row in query.group_by(Project.stage).objects()}
+    found = _per_stage(f) if found is None else found
     return {stage: found.get(stage, 0) for stage in STAGES}
+
+
+def keyset(f: PipelineFilter, chunk: int | None = None):
+    """Every row of rows_query(f), in its order, as lists of at most chunk rows.
+
+    Each list is one query that starts after the last row of the one before (key, id) > (k, i), through the
+    sort's index: the database never reads past what it sends, however far in the export is.
+    """
+    chunk = chunk or EXPORT_CHUNK
+    column = SORTS[f.sort]
+    nullable = getattr(column, "null", False)
+    order = (column.asc() if f.dir == "asc" else column.desc(), _order(f)[1])
+    conds = _where(f) + ([column.is_null(False)] if nullable else [])
+    query = _joined(f).select_extend(column.alias("sort_key"))
+    last = None
+    while True:
+        where = conds if last is None else conds + [_after(column, f.dir, last)]
+        rows = list(_filtered(query, where).order_by(*order).limit(chunk))
+        if rows:
+            yield rows
+        if len(rows) < chunk:
+            break
+        last = (rows[-1].sort_key, rows[-1].id)
+    if not nullable:
+        return
+    # NULLS LAST: then the rows without a key, by id.
+    last_id = None
+    base = _where(f) + [column.is_null()]
+    while True:
+        where = base if last_id is None else base + [Project.id > last_id if f.dir == "asc" else Project.id < last_id]
+        rows = list(_filtered(_joined(f), where).order_by(order[1]).limit(chunk))
+        if rows:
+            yield rows
+        if len(rows) < chunk:
+            break
+        last_id = rows[-1].id
+
+
+def _after(column, direction: str, last: tuple):
+    key, row_id = last
+    if isinstance(column, FloatField):
+        # PostgreSQL stores a FloatField as REAL and sends it back rounded (7.2): compared as a double it is
+        # not the stored 7.1999998 any more, so compare as the column's own type.
+        key = Value(key).cast("real")
+    pair, bound = Tuple(column, Project.id), Tuple(key, row_id)
+    return pair > bound if direction == "asc" else pair < bound
 
 
 @dataclass
@@ -166,6 +259,7 @@ class Page:
     total: int
     page: int
     per_page: int
+    counts: dict | None = None  # per stage, under every filter but the stage one (the pipeline's tabs)
 
     @property
     def pages(self) -> int:
@@ -192,11 +286,16 @@ class Page:
 
 
 def page(f: PipelineFilter) -> Page:
-    total = count(f)
+    """One page of rows, the total and the per-stage counts: one pass over the matches for both counts."""
+    found = _per_stage(f)
+    total = found.get(f.stage, 0) if f.stage else sum(found.values())
     last = max(1, math.ceil(total / f.per_page))
     f.page = min(f.page, last)
-    rows = list(rows_query(f).paginate(f.page, f.per_page))
-    return Page(rows=rows, total=total, page=f.page, per_page=f.per_page)
+    # The page's ids first, from the sort's index alone (a deep page skips ids, not joined rows); then those rows.
+    ids = [p.id for p in _filtered(Project.select(Project.id), _where(f)).order_by(*_order(f))
+           .paginate(f.page, f.per_page)]
+    rows = list(_joined(f).where(Project.id.in_(ids)).order_by(*_order(f))) if ids else []
+    return Page(rows=rows, total=total, page=f.page, per_page=f.per_page, counts=stage_counts(f, found))
 
 
 def _int(raw, default: int, low: int, high: int) -> int:

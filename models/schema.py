@@ -12,8 +12,9 @@ from models.base import db
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-# Indexes a migration adds for one engine only (peewee models cannot declare them); not drift.
-ENGINE_INDEXES = frozenset({"project_search_trgm"})
+# Indexes a migration adds that peewee models cannot declare (one engine's only, or on an expression); not drift.
+ENGINE_INDEXES = frozenset({"project_search_trgm", "project_stage_rank", "project_ball_rank",
+                            "project_sort_ahj_id_desc", "project_sort_coordinator_id_desc", "project_pv_kw_dc_id_desc"})
 
 
 def runner(database=None) -> Runner:

@@ -13,6 +13,7 @@ from models.inbound import KINDS, STATES, InboundMail
 from models.messages import OutboundMessage
 from models.projects import Project
 from models.sms import SmsMessage
+from models import pipeline
 from models.pipeline import Page
 from models.users import User
 from models.vocab import is_id
@@ -101,8 +102,8 @@ class InboxFilter:
     def _search(self, query, subject, party, body, project_col):
         for word in self.q.split()[:5]:
             like = f"%{word}%"
-            referenced = Project.select(Project.id).where(Project.search_text ** like.lower())
-            query = query.where(subject ** like | party ** like | body ** like | project_col.in_(referenced))
+            referenced = project_col.in_(_projects_matching(word))
+            query = query.where(subject ** like | party ** like | body ** like | referenced)
         return query
 
     def _dates(self, query, column):
@@ -159,6 +160,13 @@ class InboxFilter:
         for part in parts[1:]:
             query = query.union_all(part)
         return query
+
+
+def _projects_matching(word: str):
+    """Ids of projects whose search text contains the word; the pipeline's index where the word is plain text."""
+    if "%" in word or "_" in word:  # typed as a LIKE pattern, and read as one, as it always was
+        return Project.select(Project.id).where(Project.search_text ** f"%{word}%".lower())
+    return Project.select(Project.id).where(*pipeline.matching([word.lower()]))
 
 
 @dataclass

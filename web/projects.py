@@ -48,7 +48,10 @@ def home():
 def index():
     """The pipeline: counts per stage, filters, active search, sortable and paged rows."""
     f = pipeline.PipelineFilter.from_args(request.args)
-    context = {"f": f, "page": pipeline.page(f), "counts": pipeline.stage_counts(f), **_choices()}
+    found = pipeline.page(f)
+    # The results fragment (active search, paging, sorting) shows no filter menus: no need to load them.
+    choices = {"stages": STAGES} if htmx.is_fragment_request() else _choices()
+    context = {"f": f, "page": found, "counts": found.counts, **choices}
     return htmx.render("projects/index.html", "projects/_results.html", **context)
 
 
@@ -56,22 +59,19 @@ def index():
 def export():
     """The current filtered pipeline as CSV, in the import's column layout (round-trips, formulas guarded)."""
     f = pipeline.PipelineFilter.from_args(request.args)
-    query = pipeline.rows_query(f)
 
     def rows():
         buf = io.StringIO()
         writer = csv_safe.writer(buf)
         writer.writerow(COLUMNS + ("stage", "ball_in_court", "updated_at"))
-        for chunk_start in range(0, 10**9, 1000):
-            chunk = list(query.paginate(chunk_start // 1000 + 1, 1000))
-            if not chunk:
-                break
+        yield buf.getvalue()  # the header at once: the download starts before the first query
+        for chunk in pipeline.keyset(f):
+            buf.seek(0)
+            buf.truncate()
             refs = _references([p.id for p in chunk])
             for p in chunk:
                 writer.writerow(_export_row(p, refs.get(p.id, {})))
             yield buf.getvalue()
-            buf.seek(0)
-            buf.truncate()
 
     resp = Response(stream_with_context(rows()), mimetype="text/csv")
     resp.headers["Content-Disposition"] = 'attachment; filename="ixdesk-pipeline.csv"'

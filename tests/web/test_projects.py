@@ -225,3 +225,97 @@ def test_nul_characters_in_typed_text_are_refused_with_the_text_kept(maria, user
     assert resp.status_code == 422 and "NUL character" in resp.get_data(as_text=True)
     resp = maria.get("/projects?q=a%00b")
     assert resp.status_code == 422 and "“q”" in resp.get_data(as_text=True)
+
+
+def _old_export(f) -> str:
+    """The export as it was written before it streamed by keyset: OFFSET pages of the sorted pipeline."""
+    from models import csv_safe, pipeline
+    from models.project_import import COLUMNS
+    from web.projects import _export_row, _references
+    buf = io.StringIO()
+    writer = csv_safe.writer(buf)
+    writer.writerow(COLUMNS + ("stage", "ball_in_court", "updated_at"))
+    query = pipeline.rows_query(f)
+    for n in range(1, 10**6):
+        chunk = list(query.paginate(n, 7))
+        if not chunk:
+            break
+        refs = _references([p.id for p in chunk])
+        for p in chunk:
+            writer.writerow(_export_row(p, refs.get(p.id, {})))
+    return buf.getvalue()
+
+
+@pytest.fixture
+def seeded_desk(users):
+    """Projects with ties and gaps in every sort key: shared names, sizes, stages, no AHJ, no coordinator."""
+    import datetime as dt
+    import itertools
+    from models import Ahj
+    ahjs = [Ahj.named(n, "CA") for n in ("City of Fresno", "County of Kern", "City of Alameda")]
+    coordinators = [users["maria"], users["james"], None]
+    stamp = dt.datetime(2026, 3, 1, 9, 0)
+    for i, (ahj, who, size) in enumerate(itertools.islice(itertools.cycle(
+            itertools.product(ahjs + [None], coordinators, (7.2, None, 3.0, 11.5))), 53)):
+        p = make_project(external_id=f"S{i:03d}", customer_name=f"=HYPERLINK(\"x\") {i % 5}" if i % 9 == 0
+                         else f"Customer {i % 6}", ahj=ahj, coordinator=who, pv_kw_dc=size,
+                         utility=("PGE", "SCE", "SDGE")[i % 3], stage=("intake", "permitting", "pto", "design")[i % 4],
+                         refs={"utility_part1": ("SUBMITTED", f"-{i}+1")} if i % 4 == 0 else {})
+        Project.update(updated_at=stamp + dt.timedelta(minutes=i // 3),
+                       ball_in_court=("us", "utility", "ahj", "customer", "none")[i % 5]).where(
+            Project.id == p.id).execute()
+
+
+SORTED_EXPORTS = [{}, {"dir": "asc"}, {"q": "customer"}, {"utility": "SCE"}, {"q": "hyperlink", "sort": "size"}] + [
+    {"sort": s, "dir": d} for s in ("utility", "ahj", "size", "stage", "ball", "coordinator", "customer", "flagged")
+    for d in ("asc", "desc")]
+
+
+def test_export_rows_equal_the_offset_export_for_every_sort(maria, seeded_desk, monkeypatch):
+    from werkzeug.datastructures import MultiDict
+    from models import pipeline
+    monkeypatch.setattr(pipeline, "EXPORT_CHUNK", 5)  # many chunks, boundaries inside runs of equal keys
+    for args in SORTED_EXPORTS:
+        resp = maria.get("/projects/export.csv", query_string=args)
+        body = resp.get_data(as_text=True)
+        assert body == _old_export(pipeline.PipelineFilter.from_args(MultiDict(args))), args
+        assert body.count("\n") == 1 + pipeline.count(pipeline.PipelineFilter.from_args(MultiDict(args))), args
+    assert "'=HYPERLINK" in body and "'-0+1" in maria.get("/projects/export.csv").get_data(as_text=True)
+
+
+def test_export_streams_a_chunk_before_reading_the_next(maria, seeded_desk, monkeypatch):
+    from models import pipeline
+    monkeypatch.setattr(pipeline, "EXPORT_CHUNK", 10)
+    with QueryCounter(proxy.obj) as counter:
+        resp = maria.get("/projects/export.csv?sort=ahj&dir=desc", buffered=False)
+        assert resp.is_streamed
+        chunks = iter(resp.response)
+        header = next(chunks)
+        before_rows = counter.count
+        first = next(chunks)
+        after_first = counter.count
+        rest = b"".join(chunks)
+        resp.close()
+    assert header.startswith(b"external_id") and header.count(b"\n") == 1
+    assert first.count(b"\n") == 10  # one chunk of rows ...
+    assert after_first - before_rows == 2  # ... from one query of projects and one of their references
+    assert (first + rest).count(b"\n") == 53
+    # 41 rows with an AHJ (4 more chunks, the last of one row), then 12 without (2 chunks), each with its references
+    assert counter.count - after_first == 2 * (4 + 2)
+
+
+def test_connections_go_back_after_every_request(maria, users):
+    from models.base import is_postgres
+    make_project()
+    database = proxy.obj
+    for i in range(200):
+        path = ("/projects", "/projects?q=customer", "/projects/export.csv", "/healthz")[i % 4]
+        assert maria.get(path, headers=HX).status_code == 200
+        assert database.is_closed()
+    if is_postgres():
+        assert database._in_use == {} and len(database._connections) <= 1
+        database.connect()
+        alive = database.execute_sql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                                     ).fetchone()[0]
+        database.close()
+        assert alive <= 3  # this one, and at most the test run's in-process worker's
