@@ -92,3 +92,21 @@ def install(app: Flask) -> None:
         title = "File missing" if missing else "File store unavailable"
         return render_template("errors.html", code=status, title=title, message=message), status, \
             {} if missing else {"Retry-After": "60"}
+
+    from peewee import InterfaceError, OperationalError
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _database_unreachable(exc):
+        # The database went away (or refuses connections): a clear 503, never a stack trace page. A
+        # constraint or data error is not one of these and stays a bug (500).
+        from flask import jsonify, request
+        app.logger.warning("%s %s: database unreachable (%s)", request.method, request.path, type(exc).__name__)
+        message = "The database cannot be reached right now; try again in a minute."
+        if request.method == "POST":
+            message += " Nothing you sent was saved: go back and send it again."
+        if request.path.startswith("/api/"):
+            return jsonify({"error": {"code": "database_unavailable", "message": message}}), 503, \
+                {"Retry-After": "30"}
+        return render_template("errors.html", code=503, title="Database unavailable", message=message), 503, \
+            {"Retry-After": "30"}

@@ -10,6 +10,7 @@ import os
 
 from flask import Flask, Request, Response, current_app
 from flask.sessions import SessionInterface, SessionMixin
+from peewee import InterfaceError, OperationalError
 from werkzeug.datastructures import CallbackDict
 
 from models.sessions import LONGEST, WebSession
@@ -41,7 +42,12 @@ class DatabaseSessions(SessionInterface):
         if request.path.startswith(NO_SESSION_PREFIXES):
             return ServerSession(skipped=True)
         secret = request.cookies.get(self.get_cookie_name(app), "")
-        return ServerSession(WebSession.open(secret) if secret else None)
+        try:
+            return ServerSession(WebSession.open(secret) if secret else None)
+        except (OperationalError, InterfaceError):
+            # The database is down: no session this time; the request's own database use then answers
+            # with the desk's 503 page (an error here would bypass the error handlers).
+            return ServerSession(skipped=True)
 
     def save_session(self, app: Flask, session: ServerSession, response: Response) -> None:
         if session.skipped:

@@ -199,3 +199,19 @@ def test_the_admin_pages_link_to_the_status_page(client, users):
     login(client, users["admin"])
     for page in ("/admin/webhooks", "/admin/users"):
         assert 'href="/status"' in client.get(page).get_data(as_text=True)
+
+
+def test_pages_answer_503_not_500_when_the_database_is_unreachable(db, rebind, users, client):
+    """Signed in (a session cookie the desk must look up), then the database goes away."""
+    from app import create_app
+    login(client, users["admin"])
+    cookie = client.get_cookie("ixdesk_session").value
+    broken = create_app(overrides(database_url=f"postgresql://postgres@127.0.0.1:{free_port()}/ixdesk")).test_client()
+    broken.set_cookie("ixdesk_session", cookie)
+    for path in ("/projects", "/status", "/status?format=json"):
+        resp = broken.get(path)
+        assert resp.status_code == 503, (path, resp.status_code)
+    resp = broken.get("/projects")
+    assert "Database unavailable" in resp.get_data(as_text=True) and resp.headers["Retry-After"] == "30"
+    resp = broken.get("/api/v1/projects", headers={"Authorization": "Bearer ixd_x"})
+    assert resp.status_code == 503 and resp.get_json()["error"]["code"] == "database_unavailable"
