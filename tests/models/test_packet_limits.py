@@ -124,9 +124,10 @@ def test_a_build_past_its_memory_limit_is_stopped_and_the_desk_goes_on(db, users
     p, app, items, (doc,) = packet_of(users, ("photo.png", blank_png(7000, 7000, color=True)))
     assert doc.problem == ""
     with pytest.raises(packets.PacketRefused) as err:
+        before = set(_children())  # other tests' helpers (a browser driver) may run beside us
         packets.build(app, users["maria"], limits=Limits(memory_mb=250))
     assert str(err.value) == "building the packet needed more than 250 MB of memory and was stopped"
-    assert not Document.select().where(Document.kind == "packet_pdf").exists() and _children() == []
+    assert not Document.select().where(Document.kind == "packet_pdf").exists() and set(_children()) <= before
     pdf_doc, _ = packets.build(app, users["maria"])  # the default limit is plenty for it
     assert len(PdfReader(io.BytesIO(pdf_doc.data())).pages) == 2
 
@@ -135,11 +136,12 @@ def test_a_build_past_its_time_limit_is_killed_and_reported(db, users):
     from models.packet_build import Limits
     p, app, items, (doc,) = packet_of(users, ("scans.tif", blank_tiff([(7000, 7000)] * 40)))
     assert doc.problem == ""
+    before = set(_children())  # other tests' helpers (a browser driver) may run beside us
     started = time.monotonic()
     with pytest.raises(packets.PacketRefused) as err:
         packets.build(app, users["maria"], limits=Limits(seconds=2))
     assert str(err.value) == "building the packet took longer than 2 s and was stopped"
-    assert time.monotonic() - started < 5 and _children() == []
+    assert time.monotonic() - started < 5 and set(_children()) <= before
     assert not Document.select().where(Document.kind == "packet_pdf").exists()
 
 
