@@ -65,7 +65,7 @@ def configure_logging(settings: config.Config) -> None:
 
 def connect_database(app: Flask, settings: config.Config) -> None:
     from models import base, storage
-    connect(settings.database_url)
+    connect(settings.database_url, pool_size=settings.database_pool_size)
     base.set_desk_timezone(settings.desk_timezone)
     storage.configure(settings.storage_dir, settings.storage_url)
 

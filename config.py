@@ -55,6 +55,7 @@ class Config:
     # Reverse proxies in front of the web app whose X-Forwarded-For / -Proto are believed (0: none, the
     # client is the connecting address). Sign-in limits count by that client address.
     trusted_proxies: int = 0
+    database_pool_size: int = 10  # PostgreSQL connections kept per process (0: a new connection per request)
     # Reply-token keys, current first (TOKEN_KEYS; else derived from SECRET_KEY): web and workers alike.
     token_keys: tuple[str, ...] = ()
     # Sender authentication (RFC 8601): whose Authentication-Results count, whose ARC seals, DKIM key lookups.
@@ -343,6 +344,7 @@ def load(env: dict | None = None, overrides: dict | None = None, web: bool = Tru
         api_rate_limit=_int(env, "API_RATE_LIMIT", 120, 1, 100_000),
         api_user_rate_limit=_int(env, "API_USER_RATE_LIMIT", 240, 1, 100_000),
         trusted_proxies=_int(env, "TRUSTED_PROXIES", 0, 0, 5),
+        database_pool_size=_int(env, "DATABASE_POOL_SIZE", 10, 0, 1000),
         embedded_worker=embedded,
         token_keys=_token_keys(env, token_secret),
         mail_authserv_ids=_hosts(env, "MAIL_AUTHSERV_ID"),

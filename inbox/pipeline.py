@@ -29,6 +29,7 @@ from models.checklists import ChecklistItem
 from models.events import Event
 from models.inbound import InboundMail
 from models.leases import LEASE, Held, LeaseLost
+from models.storage import StorageError
 from models.lifecycle import TERMINAL
 from models.messages import Contact, OutboundMessage, contacts_for
 
@@ -152,6 +153,13 @@ def process(mail: InboundMail, intake: Intake = Intake()) -> InboundMail:
         # once; when that fails too, the lease runs out within seconds and the sweeper sends it again.
         _release_after_outage(mail.id, holder)
         raise
+    except StorageError as exc:
+        # The file store, not the mail (and the database is fine): give the claim back; a retry or the
+        # sweeper runs it again once the store answers.
+        log.warning("mail %s: the file store failed (%s); it runs again later", mail.id, exc)
+        if holder:
+            InboundMail(id=mail.id).release(holder)
+        raise
 
 
 def _run(mail: InboundMail, intake: Intake) -> InboundMail:
@@ -167,7 +175,7 @@ def _run(mail: InboundMail, intake: Intake) -> InboundMail:
                 if step(ctx):
                     break
             return _finish(mail, ctx.result)
-    except (OperationalError, InterfaceError, LeaseLost):
+    except (OperationalError, InterfaceError, LeaseLost, StorageError):
         raise
     except Exception as exc:  # a bug must not lose the mail: it stays visible, re-runnable, with the reason
         mail.event_id = event_before  # whatever the failed run wrote was rolled back
