@@ -38,6 +38,11 @@ EARLIEST = dt.date(2000, 1, 1)
 PRESETS = {"30d": "Last 30 days", "90d": "Last 90 days", "quarter": "This quarter", "last-quarter": "Last quarter"}
 
 
+def _without_jit(func):
+    from models.day import without_jit
+    return without_jit(func)
+
+
 def preset_range(preset: str, today: dt.date) -> tuple[dt.date, dt.date]:
     """The first and last day (inclusive) a preset names, as of today."""
     if preset == "30d":
@@ -366,6 +371,7 @@ class Dashboard:
     coordinators: list[CoordinatorRow]
 
 
+@_without_jit
 def compute(f: DashboardFilter, today: dt.date | None = None) -> Dashboard:
     """Every section of the dashboard for a filter."""
     today = today or desk_today()
@@ -883,6 +889,7 @@ DRILLS = {
 }
 
 
+@_without_jit
 def drill(metric: str, key: str, f: DashboardFilter, today: dt.date | None = None) -> Drill:
     """The projects behind one number; KeyError for an unknown metric or key."""
     return DRILLS[metric](key, f, today or desk_today())

@@ -285,3 +285,53 @@ def test_filter_parsing_presets_and_errors(db):
     f, errors = metrics.DashboardFilter.from_args({"utility": "nope", "coordinator": "9999"}, today)
     assert not errors and f.utility == "" and f.coordinator == ""
     assert metrics.DashboardFilter(D(2025, 4, 1), D(2025, 4, 1)).end_utc == day_start_utc(D(2025, 4, 2))
+
+
+def _walked_since(kind, status, changed_on, filed_on, events, desk_day):
+    """The aging walk as it was in Python: back through the status events while they stay on this side."""
+    from models.applications import ball_in_court
+    side = ball_in_court(kind, status)
+    if not events:
+        return changed_on or filed_on
+    since = changed_on
+    for i, (created, to, frm) in enumerate(reversed(events)):
+        if not to or ball_in_court(kind, to) != side:
+            return since
+        since = (changed_on or desk_day(created)) if i == 0 else desk_day(created)
+        if not frm or ball_in_court(kind, frm) != side:
+            return since
+    return min(d for d in (since, filed_on) if d is not None)
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_aging_side_since_in_sql_equals_the_walk_over_every_event(db, users, seed):
+    import random
+    from models.lifecycle import TERMINAL
+    rng = random.Random(seed)
+    for k in range(30):
+        p = make_project(external_id=f"W{k}", coordinator=users["maria"])
+        kind = rng.choice(["utility_part1", "utility_part2", "ahj_permit"])
+        app = file_application(p, kind, "SUBMITTED", on=TODAY - dt.timedelta(days=60))
+        day, status = TODAY - dt.timedelta(days=55), "SUBMITTED"
+        statuses = ["SUBMITTED", "COMPLETENESS_REVIEW", "DEFICIENT", "RESUBMITTED", "TECHNICAL_REVIEW",
+                    "AGREEMENT_SENT", "AGREEMENT_EXECUTED", "APPROVED_TO_INSTALL", "FEE_DUE"]
+        for _ in range(rng.randint(0, 6)):
+            to = rng.choice(statuses)
+            data = {"from": rng.choice([status, status, status, None, ""]), "to": rng.choice([to, to, to, ""])}
+            Event.create(project=p, application=app, kind="status", summary="moved", data=data,
+                         created_at=day_start_utc(day) + dt.timedelta(hours=rng.choice([1, 20])))
+            Application.update(status=to, status_changed_on=day).where(Application.id == app.id).execute()
+            status, day = to, day + dt.timedelta(days=rng.randint(0, 9))
+        if rng.random() < 0.3:  # an imported status, with no move recorded
+            Application.update(status=rng.choice(["TECHNICAL_REVIEW", "DEFICIENT", "AGREEMENT_SENT"]),
+                               status_changed_on=rng.choice([None, day])).where(Application.id == app.id).execute()
+    desk_day = metrics._DeskDays()
+    base = (metrics._open_project(), metrics.Project.ball_in_court.in_(metrics.SIDES))
+    moves = metrics._side_moves(period(), base)
+    for a in Application.select().where(Application.status.not_in(tuple(TERMINAL))):
+        events = [(e.created_at, (e.data or {}).get("to"), (e.data or {}).get("from")) for e in
+                  Event.select().where(Event.application == a.id, Event.kind == "status").order_by(Event.id)]
+        filed_on = min(d for d in (a.submitted_on, desk_day(a.created_at)) if d is not None)
+        if a.project.ball_in_court in metrics.SIDES and a.project.stage not in metrics.CLOSED_STAGES:
+            assert metrics._side_since(a.status_changed_on, filed_on, moves.get(a.id), desk_day) == \
+                _walked_since(a.kind, a.status, a.status_changed_on, filed_on, events, desk_day), a.id
