@@ -14,9 +14,7 @@ import datetime as dt
 import os
 import random
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -27,6 +25,7 @@ from pipeline import seed  # noqa: E402
 from models import Application, ChecklistItem, Project, business_days, lifecycle, schema  # noqa: E402
 from models.applications import recompute_clocks  # noqa: E402
 from models.base import connect, db, is_postgres, today as desk_today  # noqa: E402
+from scratch import scratch_database  # noqa: E402  (bench/scratch.py)
 
 DECIDED = ("APPROVED_TO_INSTALL", "AGREEMENT_SENT", "AGREEMENT_EXECUTED")
 
@@ -124,19 +123,7 @@ def timed(label: str, **kwargs) -> None:
 
 
 def run(n: int, base: str) -> None:
-    cleanup = None
-    if base.startswith("postgres"):
-        import psycopg
-        name = f"ixdesk_bench_{uuid.uuid4().hex[:8]}"
-        admin = psycopg.connect(base, autocommit=True)
-        admin.execute(f'CREATE DATABASE "{name}"')
-        url = base.rsplit("/", 1)[0] + "/" + name
-
-        def cleanup():
-            db.close()
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    else:
-        url = f"sqlite:///{tempfile.mkdtemp(prefix='ixdesk-bench-')}/clocks.db"
+    url, cleanup = scratch_database(base, "clocks")
     connect(url)
     try:
         schema.upgrade()

@@ -11,15 +11,14 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from models import Ahj, Application, Project, User, Utility, schema  # noqa: E402
 from models.base import connect, db  # noqa: E402
+from scratch import scratch_database  # noqa: E402  (bench/scratch.py)
 from models.catalog_ref import current  # noqa: E402
 from models.demo import FIRST, LAST, STREETS, TERRITORY  # noqa: E402
 from models.projects import STAGES  # noqa: E402
@@ -91,19 +90,7 @@ def measure(client, url: str, runs: int) -> tuple[float, float]:
 
 def run_size(n: int, runs: int) -> dict:
     base = os.environ.get("BENCH_DATABASE_URL", "")
-    cleanup = None
-    if base.startswith("postgres"):
-        import psycopg
-        name = f"ixdesk_bench_{uuid.uuid4().hex[:8]}"
-        admin = psycopg.connect(base, autocommit=True)
-        admin.execute(f'CREATE DATABASE "{name}"')
-        url = base.rsplit("/", 1)[0] + "/" + name
-
-        def cleanup():
-            db.close()
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    else:
-        url = f"sqlite:///{tempfile.mkdtemp(prefix='ixdesk-bench-')}/bench.db"
+    url, cleanup = scratch_database(base, "bench")
     connect(url)
     schema.upgrade()
     t0 = time.perf_counter()
