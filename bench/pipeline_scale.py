@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from bench.pipeline import seed, signed_in_client  # noqa: E402
 from models import schema  # noqa: E402
 from models.base import connect, db  # noqa: E402
+from scratch import scratch_database  # noqa: E402  (bench/scratch.py)
 from web.htmx import FRAGMENT_REQUEST  # noqa: E402
 
 SORTS = ("updated", "utility", "ahj", "size", "stage", "ball", "coordinator")
@@ -165,19 +166,7 @@ def main() -> None:
     args = parser.parse_args()
     skip = set(args.skip.split(","))
     base = os.environ.get("BENCH_DATABASE_URL", "")
-    cleanup = None
-    if base.startswith("postgres"):
-        import psycopg
-        name = f"ixdesk_bench_{uuid.uuid4().hex[:8]}"
-        admin = psycopg.connect(base, autocommit=True)
-        admin.execute(f'CREATE DATABASE "{name}"')
-        url = base.rsplit("/", 1)[0] + "/" + name
-
-        def cleanup():
-            db.close()
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    else:
-        url = f"sqlite:///{tempfile.mkdtemp(prefix='ixdesk-bench-')}/bench.db"
+    url, cleanup = scratch_database(base, "bench")
     try:
         connect(url)
         schema.upgrade()
