@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from inbox.store import store
+from models.base import db
 from models.inbound import InboundMail
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,13 @@ class MaildirWatcher:
 
     def run(self) -> None:
         log.info("watching maildir %s", self.folder)
+        try:
+            self._watch()
+        finally:
+            if not db.is_closed():
+                db.close()  # this thread's connection (a pool would otherwise keep it checked out)
+
+    def _watch(self) -> None:
         while not self.stop.is_set():
             try:
                 poll_once(self.folder, self.on_stored)

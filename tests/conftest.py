@@ -85,7 +85,11 @@ def pytest_sessionfinish(session, exitstatus):
 def overrides(**extra) -> dict:
     return {"database_url": TEST_DATABASE_URL, "secret_key": "test-secret-key-0123456789",
             "storage_dir": TMP / "storage", "testing": True, "cookie_secure": False,
-            "WTF_CSRF_ENABLED": False, "inbox_urls": (f"maildir:{TMP / 'mail'}",), **extra}
+            "WTF_CSRF_ENABLED": False, "inbox_urls": (f"maildir:{TMP / 'mail'}",),
+            # Every test builds an app, and each app its own pool, which would keep its connections (and a
+            # dead test thread's) open for the rest of the run: the suite runs unpooled; the pool's own
+            # tests build pools of their own (tests/models/test_projects_pool.py, tests/web/test_projects.py).
+            "database_pool_size": 0, **extra}
 
 
 @pytest.fixture(scope="session")
@@ -107,7 +111,7 @@ def database(request):
     if S3_RUN is not None:
         request.getfixturevalue("s3_server")
     storage.configure(TMP / "storage", os.environ.get("STORAGE_URL", ""))
-    database = connect(TEST_DATABASE_URL)
+    database = connect(TEST_DATABASE_URL, pool_size=0)
     with database.connection_context():
         schema.upgrade(database)
     return database

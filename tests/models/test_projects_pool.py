@@ -16,11 +16,13 @@ def test_postgres_urls_open_a_pool_of_the_given_size_and_sqlite_urls_do_not(tmp_
 
 
 def test_worker_messages_hand_their_connection_back(db):
+    from tests.conftest import TEST_DATABASE_URL
     from workers.broker import DatabaseConnection
     middleware = DatabaseConnection()
-    database = proxy.obj
-    if not database.is_closed():
-        database.close()
+    if not db.is_closed():
+        db.close()
+    database = open_database(TEST_DATABASE_URL, pool_size=4)  # as production runs (the suite runs unpooled)
+    proxy.initialize(database)
 
     def message():
         middleware.before_process_message(None, None)
@@ -30,6 +32,12 @@ def test_worker_messages_hand_their_connection_back(db):
         thread = threading.Thread(target=message)  # a worker thread per message, as dramatiq's threads run them
         thread.start()
         thread.join()
-    if is_postgres():
-        assert database._in_use == {}
-        assert 1 <= len(database._connections) <= 2  # reused, not one per message
+    try:
+        if is_postgres():
+            assert database._in_use == {}
+            assert 1 <= len(database._connections) <= 2  # reused, not one per message
+    finally:
+        if is_postgres():
+            database.close_all()
+        proxy.initialize(db)
+        db.connect(reuse_if_open=True)

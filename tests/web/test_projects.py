@@ -8,7 +8,7 @@ import pytest
 
 from models import Event, Project
 from models.base import db as proxy
-from tests.conftest import login
+from tests.conftest import login, overrides
 from tests.factories import make_project
 
 HX = {"HX-Request": "true"}
@@ -304,18 +304,27 @@ def test_export_streams_a_chunk_before_reading_the_next(maria, seeded_desk, monk
     assert counter.count - after_first == 2 * (4 + 2)
 
 
-def test_connections_go_back_after_every_request(maria, users):
+def test_connections_go_back_after_every_request(db, users):
+    from app import create_app
     from models.base import is_postgres
     make_project()
+    pooled_app = create_app(overrides(database_pool_size=10))  # as production runs (the suite runs unpooled)
     database = proxy.obj
-    for i in range(200):
-        path = ("/projects", "/projects?q=customer", "/projects/export.csv", "/healthz")[i % 4]
-        assert maria.get(path, headers=HX).status_code == 200
-        assert database.is_closed()
-    if is_postgres():
-        assert database._in_use == {} and len(database._connections) <= 1
-        database.connect()
-        alive = database.execute_sql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                                     ).fetchone()[0]
-        database.close()
-        assert alive <= 3  # this one, and at most the test run's in-process worker's
+    try:
+        maria = login(pooled_app.test_client(), users["maria"])
+        for i in range(200):
+            path = ("/projects", "/projects?q=customer", "/projects/export.csv", "/healthz")[i % 4]
+            assert maria.get(path, headers=HX).status_code == 200
+            assert database.is_closed()
+        if is_postgres():
+            assert database._in_use == {} and len(database._connections) <= 1
+            database.connect()
+            alive = database.execute_sql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                                         ).fetchone()[0]
+            database.close()
+            assert alive <= 3  # this one, and at most the test run's in-process worker's
+    finally:
+        if is_postgres():
+            database.close_all()
+        proxy.initialize(db)
+        db.connect(reuse_if_open=True)
