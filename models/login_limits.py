@@ -1,10 +1,10 @@
 """Failed sign-ins slow down further tries, by account and by client address, for every web process alike.
 
-After FREE failures within WINDOW, each further try waits an increasing delay after the last failure
-(BASE, doubled per failure, at most LONGEST), answered as 429 with Retry-After. Nothing is permanent:
-failures older than WINDOW stop counting. So that a stranger cannot keep someone out of their own
-account by failing on purpose, a browser that signed in to the account before (it holds a device cookie)
-is limited by its own failures only, not by the account's.
+After FREE failures for an account (ADDRESS_FREE from one client address) within WINDOW, each further
+try waits an increasing delay after the last failure (BASE, doubled per failure, at most LONGEST),
+answered as 429 with Retry-After. Nothing is permanent: failures older than WINDOW stop counting. So
+that a stranger cannot keep someone out of their own account by failing on purpose, a browser that
+signed in to the account before (it holds a device cookie) is limited by its own failures only.
 """
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, fn
 from models.base import BaseModel, utcnow
 from models.users import User
 
-FREE = 5
+FREE = 5  # failures for one account before tries slow down
+ADDRESS_FREE = 20  # for one client address: often a whole office behind one NAT
 WINDOW = dt.timedelta(minutes=15)
 BASE = dt.timedelta(seconds=30)
 LONGEST = dt.timedelta(minutes=15)
@@ -63,20 +64,20 @@ class Attempt:
         return _digest(self.device) if self.device and len(self.device) <= 100 else ""
 
 
-def delay_after(failures: int) -> dt.timedelta:
+def delay_after(failures: int, free: int = FREE) -> dt.timedelta:
     """How long after the last failure the next try waits, given the failures counted in the window."""
-    if failures < FREE:
+    if failures < free:
         return dt.timedelta(0)
-    return min(LONGEST, BASE * (2 ** min(failures - FREE, 20)))
+    return min(LONGEST, BASE * (2 ** min(failures - free, 20)))
 
 
-def _wait(query, now: dt.datetime) -> int:
+def _wait(query, now: dt.datetime, free: int = FREE) -> int:
     count, last = query.select(fn.COUNT(LoginFailure.id), fn.MAX(LoginFailure.at)).tuples().first() or (0, None)
     if not count or last is None:
         return 0
     if isinstance(last, str):  # SQLite hands aggregates back as text
         last = dt.datetime.fromisoformat(last)
-    left = (last + delay_after(count) - now).total_seconds()
+    left = (last + delay_after(count, free) - now).total_seconds()
     return max(0, int(left + 0.999))
 
 
@@ -93,11 +94,13 @@ def retry_after(attempt: Attempt, now: dt.datetime | None = None) -> int:
     now = now or utcnow()
     since = now - WINDOW
     recent = LoginFailure.select().where((LoginFailure.at > since) & (LoginFailure.cleared == False))  # noqa: E712
+    if known_device(attempt):
+        # A browser that signed in to this account before: only its own failures count, so neither a
+        # stranger guessing at the account nor colleagues' typos behind the same address hold it back.
+        return _wait(recent.where(LoginFailure.device_hash == attempt.device_hash), now)
     by_address = recent.where(LoginFailure.address == attempt.address)
     by_account = recent.where(LoginFailure.email == _email(attempt.email))
-    if known_device(attempt):
-        by_account = by_account.where(LoginFailure.device_hash == attempt.device_hash)
-    return max(_wait(by_address, now), _wait(by_account, now))
+    return max(_wait(by_address, now, ADDRESS_FREE), _wait(by_account, now))
 
 
 def record_failure(attempt: Attempt, now: dt.datetime | None = None) -> None:

@@ -54,6 +54,11 @@ class WebSession(BaseModel):
         return self.ended_at is None and self.expires_at > utcnow()
 
     @property
+    def device(self) -> str:
+        """The browser and system a person recognises ("Chrome on Windows"), from the User-Agent."""
+        return describe_agent(self.user_agent)
+
+    @property
     def values(self) -> dict:
         try:
             data = json.loads(self.data or "{}")
@@ -70,6 +75,16 @@ class WebSession(BaseModel):
         row = (cls.select(cls, User).join(User, join_type=JOIN.LEFT_OUTER, on=(cls.user == User.id))
                .where((cls.key_hash == digest(secret)) & cls.ended_at.is_null() & (cls.expires_at > now)).first())
         return row
+
+    @classmethod
+    def why_ended(cls, secret: str) -> str | None:
+        """Why the session this cookie named is over (for the sign-in page); None when it never existed."""
+        if not secret or len(secret) > 100:
+            return None
+        row = cls.select(cls.ended_why, cls.ended_at, cls.user).where(cls.key_hash == digest(secret)).first()
+        if row is None or row.user_id is None:
+            return None
+        return row.ended_why or "the session expired"
 
     @classmethod
     def begin(cls, user: User | None, data: dict, user_agent: str = "", address: str = "",
@@ -129,8 +144,27 @@ class WebSession(BaseModel):
 
 
 def deactivate(user: User) -> int:
-    """Deactivate user: they can no longer sign in, every session of theirs ends now, their API tokens stop
-    answering (the API refuses inactive users); their history stays. Returns how many sessions ended."""
+    """Deactivate user: they can no longer sign in, every session of theirs ends now and their API tokens
+    are revoked (a reactivation does not bring them back); their history stays. Returns how many sessions
+    ended."""
+    from models.api_tokens import ApiToken
     User.update(active=False).where(User.id == user.id).execute()
     user.active = False
+    ApiToken.revoke_all(user)
     return WebSession.end_all(user, "account deactivated")
+
+
+_BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"),
+             ("Chromium/", "Chromium"), ("Safari/", "Safari"))
+_SYSTEMS = (("Windows", "Windows"), ("iPhone", "iPhone"), ("iPad", "iPad"), ("Android", "Android"),
+            ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux"))
+
+
+def describe_agent(agent: str) -> str:
+    """'Chrome on Windows' from a User-Agent header; the header itself (shortened) when nothing is known."""
+    agent = agent or ""
+    browser = next((name for mark, name in _BROWSERS if mark in agent), "")
+    system = next((name for mark, name in _SYSTEMS if mark in agent), "")
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system or (agent[:60] or "unknown browser")

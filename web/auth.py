@@ -34,6 +34,9 @@ def install(app: Flask) -> None:
         if g.user is None and request.endpoint not in PUBLIC and request.blueprint not in SELF_AUTHENTICATED:
             if request.path.startswith("/vendor/") or request.endpoint is None:
                 return None
+            why = getattr(session, "ended_why", None)
+            if why:
+                flash(f"You were signed out: {why}. Sign in again.")
             target = url_for("auth.login", next=request.full_path.rstrip("?"))
             if htmx.is_fragment_request():
                 # Following a 302 would swap the whole login page into a fragment; send the browser

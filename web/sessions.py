@@ -30,6 +30,7 @@ class ServerSession(CallbackDict, SessionMixin):
         self.skipped = skipped
         self.new_secret: str | None = None
         self.ended = False
+        self.ended_why: str | None = None  # the cookie named a session that is over, and this is why
         self.modified = False
 
     @property
@@ -43,7 +44,10 @@ class DatabaseSessions(SessionInterface):
             return ServerSession(skipped=True)
         secret = request.cookies.get(self.get_cookie_name(app), "")
         try:
-            return ServerSession(WebSession.open(secret) if secret else None)
+            found = ServerSession(WebSession.open(secret) if secret else None)
+            if secret and found.row is None:
+                found.ended_why = WebSession.why_ended(secret)  # the sign-in page says why
+            return found
         except (OperationalError, InterfaceError):
             # The database is down: no session this time; the request's own database use then answers
             # with the desk's 503 page (an error here would bypass the error handlers).

@@ -38,9 +38,13 @@ def test_more_tokens_do_not_get_around_the_rate_limit(db, users):
     assert client.get("/api/v1/projects", headers={"Authorization": f"Bearer {other}"}).status_code == 200
 
 
-def test_a_token_of_a_deactivated_person_stops_answering(client, users):
+def test_a_deactivated_persons_tokens_are_revoked_for_good(client, users):
+    from models import User
     from models.sessions import deactivate
     secret = ApiToken.issue(users["maria"], "CRM")[1]
     deactivate(users["maria"])
     resp = client.get("/api/v1/projects", headers={"Authorization": f"Bearer {secret}"})
-    assert resp.status_code == 401 and resp.get_json()["error"]["code"] == "user_inactive"
+    assert resp.status_code == 401 and resp.get_json()["error"]["code"] == "token_revoked"
+    User.update(active=True).where(User.id == users["maria"].id).execute()  # reactivated
+    resp = client.get("/api/v1/projects", headers={"Authorization": f"Bearer {secret}"})
+    assert resp.status_code == 401  # a reactivation does not bring the old tokens back

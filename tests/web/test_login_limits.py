@@ -60,7 +60,7 @@ def test_nothing_is_permanent_failures_leave_the_window(client, users):
 def test_limit_by_client_address_across_accounts(db, users):
     app = create_app(overrides(trusted_proxies=1))
     client = app.test_client()
-    for i in range(5):  # one address tries five different accounts
+    for i in range(login_limits.ADDRESS_FREE):  # one address tries twenty different accounts
         assert attempt(client, f"nobody{i}@example.com", "x", address="203.0.113.9").status_code == 401
     resp = attempt(client, users["james"].email, RIGHT, address="203.0.113.9")
     assert resp.status_code == 429 and "Retry-After" in resp.headers
@@ -80,6 +80,8 @@ def test_forwarded_for_is_believed_only_through_the_configured_proxies(db, users
     for i in range(5):
         attempt(proxied, f"y{i}@example.com", "x", address=f"10.9.9.{i}, 198.51.100.20")
     assert set(LoginFailure.select(LoginFailure.address).tuples()) == {("198.51.100.20",)}
+    for i in range(5, login_limits.ADDRESS_FREE):
+        attempt(proxied, f"y{i}@example.com", "x", address=f"10.9.9.{i}, 198.51.100.20")
     assert attempt(proxied, users["maria"].email, RIGHT, address="10.0.0.1, 198.51.100.20").status_code == 429
 
 
@@ -122,3 +124,16 @@ def test_an_admin_sees_recent_failures_on_the_users_page(client, users):
     assert "Failed sign-ins" in page and page.count("<td>127.0.0.1</td>") == 3 and "192.0.2.1" not in page
     listing = client.get("/admin/users?q=james").get_data(as_text=True)
     assert "James Chen" in listing and "Maria Ortiz" not in listing
+
+
+def test_colleagues_typos_behind_one_address_do_not_hold_back_a_known_browser(db, users):
+    app = create_app(overrides(trusted_proxies=1))
+    office = "198.51.100.77"  # everyone behind the office's one address
+    maria = app.test_client()
+    assert attempt(maria, users["maria"].email, RIGHT, address=office).status_code == 303  # her browser, known
+    maria.post("/logout")
+    colleagues = app.test_client()
+    for i in range(login_limits.ADDRESS_FREE + 5):
+        attempt(colleagues, f"colleague{i % 4}@example.com", "typo", address=office)
+    assert attempt(app.test_client(), users["james"].email, RIGHT, address=office).status_code == 429
+    assert attempt(maria, users["maria"].email, RIGHT, address=office).status_code == 303

@@ -158,3 +158,41 @@ def test_old_sessions_and_failed_sign_ins_are_pruned(app, client, users, worker)
     worker.join()
     assert [r.user_id for r in WebSession.select()] == [users["maria"].id] and signed_in(client)
     assert [f.email for f in LoginFailure.select()] == ["y@example.com"]
+
+
+def test_a_browser_signed_out_elsewhere_is_told_why(app, client, users):
+    maria = users["maria"]
+    phone = app.test_client()
+    phone.post("/login", data={"email": maria.email, "password": "correct-horse-battery"},
+               headers={"User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+                                      "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"})
+    login(client, maria)
+    page = client.get("/me").get_data(as_text=True)
+    assert "Safari on iPhone" in page  # a device a person recognises, the full header in its title
+    client.post("/me/sessions/end-others")
+    resp = phone.get("/projects", follow_redirects=True)
+    assert "You were signed out: signed out from another session. Sign in again." in resp.get_data(as_text=True)
+    # Said once: the browser now holds a new (anonymous) session.
+    assert "You were signed out" not in phone.get("/login").get_data(as_text=True)
+
+
+def test_browsers_are_named_as_people_know_them():
+    from models.sessions import describe_agent
+    assert describe_agent("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                          "Chrome/131.0.0.0 Safari/537.36") == "Chrome on Windows"
+    assert describe_agent("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                          "Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0") == "Edge on Windows"
+    assert describe_agent("Mozilla/5.0 (Macintosh; Intel Mac OS X 14.1; rv:133.0) Gecko/20100101 Firefox/133.0") \
+        == "Firefox on macOS"
+    assert describe_agent("curl/8.4.0") == "curl/8.4.0" and describe_agent("") == "unknown browser"
+
+
+def test_people_pages_page_in_place(client, users):
+    from tests.factories import make_user
+    for i in range(55):
+        make_user(f"person{i:02}@example.com", f"Person {i:02}")
+    login(client, users["admin"])
+    page = client.get("/admin/users").get_data(as_text=True)
+    assert 'id="users-list" hx-target="this" hx-push-url="true"' in page and "1–50 of 59" in page
+    second = client.get("/admin/users?page=2", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "51–59 of 59" in second and "<html" not in second  # the list alone, swapped into its box
