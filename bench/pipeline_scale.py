@@ -16,7 +16,6 @@ import random
 import re
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.pipeline import seed, signed_in_client  # noqa: E402
+from bench.pipeline import measure, seed, signed_in_client  # noqa: E402
 from models import schema  # noqa: E402
 from models.base import connect, db  # noqa: E402
 from scratch import scratch_database  # noqa: E402  (bench/scratch.py)
@@ -48,17 +47,6 @@ CASES = {
 }
 SEARCH = "/projects?q=morris"
 TRIVIAL = "/healthz"
-
-
-def measure(client, url: str, runs: int) -> tuple[float, float]:
-    times = []
-    for _ in range(runs + 2):
-        t0 = time.perf_counter()
-        resp = client.get(url, headers=FRAGMENT_REQUEST)
-        times.append((time.perf_counter() - t0) * 1000)
-        assert resp.status_code == 200, (url, resp.status_code)
-    times = sorted(times[2:])  # the first two warm caches
-    return statistics.median(times), times[max(0, int(len(times) * 0.95 + 0.5) - 1)]
 
 
 def export(client, trace: bool) -> dict:
