@@ -5,11 +5,7 @@ import socket
 import subprocess
 import time
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.inbox.dovecot import free_port  # noqa: F401  (the tests' one free-port helper; faults import it here)
 
 
 class PrivateRedis:

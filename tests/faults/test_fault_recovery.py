@@ -5,7 +5,6 @@ in a final state, within seconds of the last fault; nothing is lost, duplicated 
 The figures it prints are the issue's goal: time from the last fault to quiescence (goal 30 s)."""
 from __future__ import annotations
 
-import io
 import os
 import random
 import threading
